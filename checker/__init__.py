@@ -1,0 +1,1 @@
+"""asynckata's checker: runs the katas' tests against a target and reports progress."""

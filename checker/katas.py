@@ -1,0 +1,116 @@
+"""Kata discovery: every folder `katas/NN_name/` with a `kata.toml` is one kata.
+
+Kept free of heavy imports: the pytest plugins and the CLI both load it.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+KATAS_DIR = ROOT / "katas"
+SOLUTIONS_DIR = ROOT / "solutions"
+MUTANTS_DIR = ROOT / "tests" / "mutants"
+
+_ID = re.compile(r"^(\d{2})_[a-z0-9_]+$")
+
+
+class KataError(Exception):
+    """A kata folder or a KATA argument that does not make sense; the message says why."""
+
+
+@dataclass(frozen=True)
+class Kata:
+    id: str
+    number: int
+    title: str
+    topic: str
+    file: str
+    docs: str
+    hints: tuple[str, ...]
+    path: Path
+
+    @property
+    def module(self) -> str:
+        """The import name the tests use for the learner file."""
+        return Path(self.file).stem
+
+    @property
+    def test_files(self) -> list[Path]:
+        return sorted(self.path.glob("test_*.py"))
+
+    def learner_file(self, target: Path) -> Path:
+        return target / self.id / self.file
+
+    def expected_tests(self) -> list[str]:
+        """Test names the pristine test files define, in definition order.
+
+        Read with `ast`, never imported, so learner code cannot change the list.
+        A parametrized test counts once here; every instance of it must pass.
+        """
+        names: list[str] = []
+        for test_file in self.test_files:
+            tree = ast.parse(test_file.read_text(encoding="utf-8"), str(test_file))
+            for node in tree.body:
+                if _is_test_function(node):
+                    names.append(node.name)  # type: ignore[attr-defined]
+                elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+                    names.extend(f"{node.name}::{n.name}" for n in node.body if _is_test_function(n))
+        return names
+
+
+def _is_test_function(node: ast.stmt) -> bool:
+    return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
+
+
+def load_kata(path: Path) -> Kata:
+    match = _ID.match(path.name)
+    if not match:
+        raise KataError(f"{path}: a kata folder is named like 01_coroutines")
+    try:
+        meta = tomllib.loads((path / "kata.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise KataError(f"{path / 'kata.toml'}: {exc}") from exc
+    missing = {"title", "topic", "file", "docs", "hints"} - meta.keys()
+    if missing:
+        raise KataError(f"{path / 'kata.toml'}: missing {', '.join(sorted(missing))}")
+    return Kata(
+        id=path.name,
+        number=int(match.group(1)),
+        title=meta["title"],
+        topic=meta["topic"],
+        file=meta["file"],
+        docs=meta["docs"],
+        hints=tuple(meta["hints"]),
+        path=path,
+    )
+
+
+def discover(katas_dir: Path = KATAS_DIR) -> list[Kata]:
+    """All katas in order of their number."""
+    return [load_kata(p) for p in sorted(katas_dir.iterdir()) if (p / "kata.toml").is_file()]
+
+
+def resolve(arg: str, katas: list[Kata]) -> Kata:
+    """Find a kata by number (`3`, `03`) or id (`03_gather`)."""
+    for kata in katas:
+        if arg == kata.id or (arg.isdigit() and int(arg) == kata.number):
+            return kata
+    known = ", ".join(k.id for k in katas)
+    raise KataError(f"no kata {arg!r}; try a number or one of: {known}")
+
+
+def resolve_target(arg: str | None) -> Path:
+    """`None` means the learner's own katas; `solutions` the references; else a folder."""
+    if arg is None or arg == "katas":
+        return KATAS_DIR
+    if arg == "solutions":
+        return SOLUTIONS_DIR
+    path = Path(arg).expanduser().resolve()
+    if not path.is_dir():
+        raise KataError(f"--target {arg}: no such folder")
+    return path

@@ -1,0 +1,116 @@
+"""pytest plugin: `--target` chooses where each kata's learner file is imported from.
+
+The tests always come from `katas/`; only the learner modules are looked up in the
+target (`katas`, `solutions` or any folder that mirrors `katas/`), so nothing is copied.
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from checker.katas import KataError, discover, resolve_target
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    """Why a learner module failed to import, pointed at the learner's own line."""
+
+    module: str
+    exc_type: str
+    message: str
+    file: str
+    line: int | None
+
+
+# Called as listener(event, module, problem); the events plugin subscribes here.
+ImportListener = Callable[[str, str, ImportProblem | None], None]
+LISTENERS: list[ImportListener] = []
+
+
+def _notify(event: str, module: str, problem: ImportProblem | None = None) -> None:
+    for listener in LISTENERS:
+        listener(event, module, problem)
+
+
+def describe_import_error(module: str, file: Path, exc: BaseException) -> ImportProblem:
+    line: int | None = None
+    if isinstance(exc, SyntaxError) and exc.filename and Path(exc.filename) == file:
+        line = exc.lineno
+    else:
+        for frame in traceback.extract_tb(exc.__traceback__):
+            if Path(frame.filename) == file:
+                line = frame.lineno
+    message = str(exc) if not isinstance(exc, SyntaxError) else (exc.msg or str(exc))
+    return ImportProblem(module, type(exc).__name__, message, str(file), line)
+
+
+class _LearnerLoader(importlib.machinery.SourceFileLoader):
+    """Reports how the import of a learner file went, even for SystemExit or os._exit."""
+
+    def exec_module(self, module: ModuleType) -> None:
+        file = Path(self.path)
+        _notify("import_start", self.name)
+        try:
+            super().exec_module(module)
+        except BaseException as exc:
+            _notify("import_error", self.name, describe_import_error(self.name, file, exc))
+            raise
+        _notify("import_done", self.name)
+
+
+class LearnerFinder(importlib.abc.MetaPathFinder):
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        file = self.files.get(fullname)
+        if file is None:
+            return None
+        if not file.is_file():
+            raise ModuleNotFoundError(f"{file} does not exist", name=fullname)
+        loader = _LearnerLoader(fullname, str(file))
+        return importlib.machinery.ModuleSpec(fullname, loader, origin=str(file))
+
+
+_FINDER_KEY = pytest.StashKey[LearnerFinder]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--target",
+        default="katas",
+        help="where the learner files come from: katas (default), solutions, or a folder "
+        "that mirrors katas/",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        target = resolve_target(config.getoption("target"))
+        katas = discover()
+    except KataError as exc:
+        raise pytest.UsageError(str(exc)) from exc
+    finder = LearnerFinder({k.module: k.learner_file(target) for k in katas})
+    config.stash[_FINDER_KEY] = finder
+    sys.meta_path.insert(0, finder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    finder = config.stash.get(_FINDER_KEY, None)
+    if finder is None:
+        return
+    if finder in sys.meta_path:
+        sys.meta_path.remove(finder)
+    for name in finder.files:
+        sys.modules.pop(name, None)
