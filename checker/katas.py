@@ -10,6 +10,7 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeGuard
 
 ROOT = Path(__file__).resolve().parent.parent
 KATAS_DIR = ROOT / "katas"
@@ -57,13 +58,15 @@ class Kata:
             tree = ast.parse(test_file.read_text(encoding="utf-8"), str(test_file))
             for node in tree.body:
                 if _is_test_function(node):
-                    names.append(node.name)  # type: ignore[attr-defined]
+                    names.append(node.name)
                 elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
-                    names.extend(f"{node.name}::{n.name}" for n in node.body if _is_test_function(n))
+                    names.extend(
+                        f"{node.name}::{n.name}" for n in node.body if _is_test_function(n)
+                    )
         return names
 
 
-def _is_test_function(node: ast.stmt) -> bool:
+def _is_test_function(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
 
 
@@ -114,3 +117,11 @@ def resolve_target(arg: str | None) -> Path:
     if not path.is_dir():
         raise KataError(f"--target {arg}: no such folder")
     return path
+
+
+def shown_path(path: Path) -> str:
+    """A path as the learner would type it: relative to where they are, if inside."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -90,6 +90,12 @@ async def _no_lost_task_errors() -> AsyncIterator[None]:
     if lost:
         context = lost[0]
         error = context.get("exception")
+        if error is None:  # "Task was destroyed but it is pending!"
+            raise AssertionError(
+                f"{context.get('message', 'A task was lost')} A task was thrown away while it "
+                "was still running, because nothing kept a reference to it. Keep every task "
+                "you create (in a list, set or TaskGroup) until it has finished."
+            )
         raise AssertionError(
             f"{context.get('message', 'An error in the event loop')}: {error!r}. "
             "A task failed and nothing awaited it, so its error was lost. Keep a reference "
@@ -114,7 +120,7 @@ def deadline() -> Callable[[float, str], AbstractAsyncContextManager[None]]:
             if not timer.expired():
                 raise
             raise AssertionError(
-                f"{what} did not finish within {seconds} (virtual) seconds. Is something "
+                f"{what} did not finish within {seconds} seconds of event-loop time. Is something "
                 "waiting for an event that never comes, or awaiting in an endless loop?"
             ) from None
 

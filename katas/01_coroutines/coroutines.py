@@ -22,4 +22,3 @@ def main() -> str:
     """Plain (not async) code: run greet("world") on an event loop and return its result."""
     # TODO: plain code enters async code through asyncio.run(...).
     raise NotImplementedError("main")
-

@@ -65,9 +65,7 @@ async def test_double_result_awaits_fetch(looptime, deadline) -> None:
         f"double_result called fetch {len(calls)} times; call it once, keep the value, "
         "and double that (every call is a new request)."
     )
-    assert looptime == 1, (
-        f"fetch takes 1 second, but double_result took {float(looptime)} seconds."
-    )
+    assert looptime == 1, f"fetch takes 1 second, but double_result took {float(looptime)} seconds."
 
 
 def test_main_runs_greet_on_a_fresh_loop(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,122 @@
+"""Command line: parse arguments, run the checks, print the result, pick the exit code.
+
+Exit codes: 0 when every kata checked passed, 1 when any did not, 2 for bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from checker.katas import Kata, KataError, discover, resolve, resolve_target, shown_path
+
+EXIT_OK, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
+
+DESCRIPTION = """\
+Check your asynckata progress. With no command, runs every kata and shows where you are
+and what to do next.
+
+commands:
+  (none)          every kata: state, tests passed, and the next one to do
+  check KATA      one kata in full: every test, its message and its output
+  hint KATA [N]   the Nth hint for a kata (1 = a nudge, the last = nearly the answer)
+  verify          authoring check: solutions pass, stubs are not started, mutants fail
+
+KATA is a number (3, 03) or an id (03_gather).
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--target",
+        default=argparse.SUPPRESS,
+        help="where the learner files come from: katas (default), solutions, or a folder "
+        "that mirrors katas/",
+    )
+    common.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print a JSON report on stdout instead of tables",
+    )
+    parser = argparse.ArgumentParser(
+        prog="python -m checker",
+        description=DESCRIPTION,
+        parents=[common],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(command="status", target=None, json=False)
+    sub = parser.add_subparsers(dest="command", metavar="")
+    check = sub.add_parser("check", parents=[common], help="one kata in full")
+    check.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
+    hint = sub.add_parser("hint", help="show one hint for a kata")
+    hint.add_argument("kata")
+    hint.add_argument("number", nargs="?", type=int, default=1)
+    sub.add_parser("verify", parents=[common], help="authoring check over every kata")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        katas = discover()
+        if args.command == "hint":
+            return _hint(resolve(args.kata, katas), args.number)
+        if args.command == "verify":
+            from checker.verify import run_verify
+
+            return run_verify(katas, as_json=args.json)
+        target = resolve_target(args.target)
+        chosen = [resolve(args.kata, katas)] if args.command == "check" else katas
+    except KataError as exc:
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return _check(chosen, katas, target, detail=args.command == "check", as_json=args.json)
+
+
+def _check(
+    chosen: list[Kata], katas: list[Kata], target: Path, *, detail: bool, as_json: bool
+) -> int:
+    from checker.results import Report
+    from checker.runner import check
+
+    report = Report(_target_name(target), check(chosen, target))
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        from checker import render
+        from checker.console import console
+
+        by_id = {k.id: k for k in katas}
+        if detail:
+            console.print(render.format_kata(report.katas[0], by_id[report.katas[0].id]))
+        else:
+            console.print(render.format_report(report, by_id))
+    return EXIT_OK if report.all_passed else EXIT_NOT_PASSED
+
+
+def _hint(kata: Kata, number: int) -> int:
+    from checker import render
+    from checker.console import console
+
+    if not 1 <= number <= len(kata.hints):
+        print(
+            f"python -m checker: error: {kata.id} has hints 1 to {len(kata.hints)}", file=sys.stderr
+        )
+        return EXIT_USAGE
+    console.print(render.format_hint(kata, number))
+    return EXIT_OK
+
+
+def _target_name(target: Path) -> str:
+    from checker.katas import KATAS_DIR, SOLUTIONS_DIR
+
+    if target == KATAS_DIR:
+        return "katas"
+    if target == SOLUTIONS_DIR:
+        return "solutions"
+    return shown_path(target)

@@ -1,0 +1,233 @@
+"""Turns one kata's events into a `KataResult`: a pass is proven, never assumed.
+
+A kata passes only when every test its pristine test files define (read with `ast`)
+reported passed in setup, call and teardown. Whatever did not report is missing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from checker.events import Event
+from checker.katas import Kata, shown_path
+from checker.results import KataResult, KataStatus, TestResult, TestStatus
+
+OUTPUT_FLOOD = 1_000_000  # characters a passing test may print before it counts as failed
+
+
+@dataclass(frozen=True)
+class Crash:
+    """Something that hung or killed the test process, pinned on what was running."""
+
+    nodeid: str  # the test in progress, or ""
+    test_file: str  # the test file being collected, or ""
+    cause: str  # "stalled", or "exit code N"
+    module: str = ""  # the learner module being imported, or ""
+
+    @property
+    def stalled(self) -> bool:
+        return self.cause == "stalled"
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """Why a learner file could not be tested at all."""
+
+    status: KataStatus
+    message: str
+    line: int | None = None
+
+
+def grade(kata: Kata, target: Path, events: list[Event], crashes: list[Crash]) -> KataResult:
+    file = kata.learner_file(target)
+    result = KataResult(kata.id, kata.number, kata.title, KataStatus.ERROR, file=shown_path(file))
+    if problem := _file_problem(kata, file, events, crashes):
+        result.status, result.message, result.line = problem.status, problem.message, problem.line
+        result.tests = [
+            TestResult(name, TestStatus.MISSING, "Not run: the learner file could not be loaded.")
+            for name in kata.expected_tests()
+        ]
+        return result
+    result.tests = _tests(kata, events, crashes)
+    result.status = _kata_status(result.tests)
+    crashed = [c for c in crashes if c.nodeid and not c.stalled]
+    if crashed:
+        result.status = KataStatus.ERROR
+        result.message = f"The test process died ({crashed[0].cause}) while running your code."
+    return result
+
+
+def _file_problem(
+    kata: Kata, file: Path, events: list[Event], crashes: list[Crash]
+) -> FileProblem | None:
+    name = file.name
+    if not file.is_file():
+        return FileProblem(KataStatus.ERROR, f"{shown_path(file)} does not exist.")
+    if not file.read_text(encoding="utf-8", errors="replace").strip():
+        return FileProblem(
+            KataStatus.ERROR,
+            f"{name} is empty. Get the starting code back with "
+            f"`git checkout -- {shown_path(file)}` and begin again.",
+        )
+    for e in events:
+        if e.kind == "import_error" and e.module == kata.module:
+            return FileProblem(KataStatus.ERROR, _import_error_message(name, e), e.line)
+    for crash in crashes:
+        if crash.nodeid:
+            continue
+        if not (crash.module or crash.test_file):
+            return FileProblem(
+                KataStatus.ERROR,
+                f"The test process stopped unexpectedly ({crash.cause}) while testing {name}.",
+            )
+        if crash.stalled:
+            return FileProblem(
+                KataStatus.TIMEOUT,
+                f"Importing {name} never finished and had to be stopped. Is there an "
+                "endless loop at module level (outside any function)?",
+            )
+        return FileProblem(
+            KataStatus.ERROR,
+            f"The test process stopped ({crash.cause}) while loading {name}. Does it call "
+            "sys.exit() or os._exit() at module level? Code outside functions runs on import.",
+        )
+    for e in events:
+        if e.kind == "collect_report" and e.outcome != "passed":
+            return FileProblem(KataStatus.ERROR, _collect_error_message(name, e.message))
+    return None
+
+
+def _import_error_message(name: str, e: Event) -> str:
+    where = f" (line {e.line})" if e.line else ""
+    if e.exc_type in ("SyntaxError", "IndentationError", "TabError"):
+        return f"{name} has a {e.exc_type}{where}: {e.message}. Fix it so Python can read it."
+    if e.exc_type == "SystemExit":
+        return f"{name} calls sys.exit() while it is imported{where}. The tests import your file."
+    if e.exc_type == "KeyboardInterrupt":
+        return f"{name} raised KeyboardInterrupt while it was imported{where}."
+    return f"{name} failed to import{where}: {e.exc_type}: {e.message}"
+
+
+_MISSING_NAME = re.compile(r"cannot import name '(\w+)'")
+
+
+def _collect_error_message(name: str, text: str) -> str:
+    if match := _MISSING_NAME.search(text):
+        return (
+            f"{name} has no `{match.group(1)}`, which the tests need. Did you rename or delete it?"
+        )
+    return f"The tests could not be loaded:\n{text}"
+
+
+def _base(name: str) -> str:
+    return name.split("[", 1)[0]
+
+
+def _tests(kata: Kata, events: list[Event], crashes: list[Crash]) -> list[TestResult]:
+    reports: dict[str, list[Event]] = {}
+    for e in events:
+        if e.kind in ("test_start", "test_report"):
+            reports.setdefault(e.nodeid, []).append(e)
+    for crash in crashes:
+        if crash.nodeid:
+            reports.setdefault(crash.nodeid, [])
+    by_crash = {c.nodeid: c for c in crashes if c.nodeid}
+    process_stop = next((c for c in crashes if c.nodeid), None)
+    results: list[TestResult] = []
+    for expected in kata.expected_tests():
+        instances = [n for n in reports if _base(n.split("::", 1)[1]) == expected]
+        if not instances:
+            why = "This test reported no result."
+            if process_stop:
+                culprit = process_stop.nodeid.split("::", 1)[1]
+                how = "hung" if process_stop.stalled else "stopped"
+                why = f"Not run: {culprit} {how} the test process first. Fix that one first."
+            results.append(TestResult(expected, TestStatus.MISSING, why))
+        for nodeid in instances:
+            name = nodeid.split("::", 1)[1]
+            if nodeid in by_crash:
+                results.append(_crashed(name, by_crash[nodeid]))
+            else:
+                results.append(
+                    _from_reports(name, [e for e in reports[nodeid] if e.kind == "test_report"])
+                )
+    return results
+
+
+def _crashed(name: str, crash: Crash) -> TestResult:
+    if crash.stalled:
+        return TestResult(
+            name,
+            TestStatus.TIMEOUT,
+            (
+                "This test kept running past its time limit and had to be killed. Is there an "
+                "endless loop that catches every exception (`except BaseException:` or a bare "
+                "`except:`), or a thread that never finishes?"
+            ),
+        )
+    return TestResult(
+        name,
+        TestStatus.ERROR,
+        (
+            f"The test process stopped ({crash.cause}) during this test. Does your code call "
+            "sys.exit() or os._exit(), or raise KeyboardInterrupt?"
+        ),
+    )
+
+
+def _from_reports(name: str, reports: list[Event]) -> TestResult:
+    by_when = {r.when: r for r in reports}
+    output = "".join(r.output for r in reports)
+    duration = sum(r.duration for r in reports)
+    result = TestResult(name, TestStatus.PASSED, output=output, duration=duration)
+    timed_out = next((r for r in reports if r.timeout), None)
+    call, setup = by_when.get("call"), by_when.get("setup")
+    failed = next(
+        (r for r in (setup, call, by_when.get("teardown")) if r and r.outcome == "failed"), None
+    )
+    skipped = next((r for r in reports if r.outcome == "skipped"), None)
+    if timed_out:
+        result.status = TestStatus.TIMEOUT
+        result.message = (
+            "This test took longer than its time limit and was stopped. An endless loop, or "
+            "waiting for something that never happens?"
+        )
+    elif failed:
+        result.status = TestStatus.FAILED if failed.when == "call" else TestStatus.ERROR
+        result.message = failed.message
+        if failed.file and failed.line:
+            result.message += f"\n(at {Path(failed.file).name}, line {failed.line})"
+        result.not_implemented = failed.not_implemented
+    elif skipped and skipped.after:
+        result.status = TestStatus.MISSING
+        result.message = (
+            f"Not run: {skipped.after.split('::', 1)[1]} timed out first. Fix that one first."
+        )
+    elif skipped:
+        result.status = TestStatus.FAILED
+        result.message = (
+            f"This test was skipped, and a skipped test is not a pass. {skipped.message}"
+        )
+    elif sum(r.output_size for r in reports) > OUTPUT_FLOOD:
+        result.status = TestStatus.FAILED
+        size = sum(r.output_size for r in reports) / 1_000_000
+        result.message = (
+            f"Your code printed {size:.1f} MB during this test. That floods the terminal and "
+            "slows everything down: remove the print calls (a few lines of debug output are fine)."
+        )
+    elif call is None or call.outcome != "passed":
+        result.status = TestStatus.MISSING
+        result.message = "This test started but reported no result."
+    return result
+
+
+def _kata_status(tests: list[TestResult]) -> KataStatus:
+    if tests and all(t.passed for t in tests):
+        return KataStatus.PASSED
+    if any(t.status is TestStatus.TIMEOUT for t in tests):
+        return KataStatus.TIMEOUT
+    if not any(t.passed for t in tests) and all(t.not_implemented for t in tests):
+        return KataStatus.NOT_STARTED
+    return KataStatus.FAILED

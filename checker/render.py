@@ -1,0 +1,216 @@
+"""Pure formatting: results in, rich renderables out. Nothing here prints or runs tests."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from checker.katas import Kata, shown_path
+from checker.results import Finding, KataResult, KataStatus, Report, TestResult, TestStatus
+
+KATA_STYLE: dict[KataStatus, tuple[str, str]] = {
+    KataStatus.PASSED: ("✔ passed", "green"),
+    KataStatus.FAILED: ("✘ failed", "red"),
+    KataStatus.NOT_STARTED: ("· not started", "dim"),
+    KataStatus.ERROR: ("! error", "bold red"),
+    KataStatus.TIMEOUT: ("⧗ timeout", "magenta"),
+}
+TEST_STYLE: dict[TestStatus, tuple[str, str]] = {
+    TestStatus.PASSED: ("✔", "green"),
+    TestStatus.FAILED: ("✘", "red"),
+    TestStatus.ERROR: ("!", "bold red"),
+    TestStatus.TIMEOUT: ("⧗", "magenta"),
+    TestStatus.MISSING: ("?", "yellow"),
+}
+OUTPUT_SHOWN = 1000  # characters of a test's printed output in `check`
+
+
+def format_status(status: KataStatus) -> Text:
+    label, style = KATA_STYLE[status]
+    return Text(label, style=style)
+
+
+def format_test_message(test: TestResult) -> str:
+    """A test's failure in plain words; a stub's NotImplementedError reads as a TODO."""
+    if test.not_implemented:
+        what = test.message.removeprefix("NotImplementedError").lstrip(": ").split("\n")[0]
+        return (
+            f"`{what}` is still a TODO (it raises NotImplementedError): fill it in."
+            if what
+            else "Still a TODO: your code raises NotImplementedError."
+        )
+    return test.message
+
+
+def format_overview(report: Report) -> Table:
+    table = Table(title=f"asynckata · {report.target}", title_justify="left", expand=False)
+    table.add_column("#", justify="right", style="bold")
+    table.add_column("Kata")
+    table.add_column("State")
+    table.add_column("Tests", justify="right")
+    table.add_column("Time", justify="right", style="dim")
+    for k in report.katas:
+        table.add_row(
+            f"{k.number:02d}",
+            k.title,
+            format_status(k.status),
+            f"{k.passed_count}/{len(k.tests)}",
+            f"{k.duration:.2f}s",
+        )
+    return table
+
+
+def format_progress(report: Report) -> Table:
+    grid = Table.grid(padding=(0, 1))
+    grid.add_row(
+        ProgressBar(total=max(report.total, 1), completed=report.passed, width=40),
+        Text(f"{report.passed} of {report.total} katas passed", style="bold"),
+    )
+    return grid
+
+
+def format_problem(result: KataResult) -> Text:
+    """The first thing to fix in a kata: its load error, or its first failing test."""
+    text = Text()
+    if result.message:
+        where = f" (line {result.line})" if result.line else ""
+        text.append(f"{result.file}{where}\n", style="bold")
+        text.append(result.message)
+        return text
+    test = result.first_problem()
+    if test is None:
+        return text
+    text.append(f"{TEST_STYLE[test.status][0]} {test.name}\n", style="bold")
+    text.append(format_test_message(test))
+    return text
+
+
+def format_next_up(result: KataResult, kata: Kata) -> Panel:
+    body = Text()
+    body.append("Edit:   ", style="bold")
+    body.append(f"{result.file}\n")
+    body.append("Lesson: ", style="bold")
+    body.append(f"{_rel(kata)}/README.md\n\n")
+    body.append_text(format_problem(result))
+    if kata.hints:
+        body.append("\n\nHint: ", style="bold yellow")
+        body.append(kata.hints[0])
+    body.append(
+        f"\n\nMore: python -m checker check {kata.number:02d}   ·   "
+        f"python -m checker hint {kata.number:02d} 2",
+        style="dim",
+    )
+    return Panel(
+        body,
+        title=f"Next up: {kata.number:02d} {kata.title}",
+        title_align="left",
+        border_style="cyan",
+    )
+
+
+def format_all_done(report: Report) -> Panel:
+    return Panel(
+        Text(f"Every kata passes against {report.target}. Well done!", style="bold green"),
+        border_style="green",
+    )
+
+
+def format_report(report: Report, katas: dict[str, Kata]) -> Group:
+    parts: list[RenderableType] = [format_overview(report), format_progress(report)]
+    nxt = report.next_up()
+    parts.append(format_next_up(nxt, katas[nxt.id]) if nxt else format_all_done(report))
+    return Group(*parts)
+
+
+def format_kata(result: KataResult, kata: Kata) -> Group:
+    """One kata in full: every test, its message and what it printed."""
+    head = Text()
+    head.append(f"{kata.number:02d} {kata.title}  ", style="bold")
+    head.append_text(format_status(result.status))
+    head.append(f"   {result.passed_count}/{len(result.tests)} tests\n", style="dim")
+    head.append(
+        f"Edit: {result.file}   Lesson: {_rel(kata)}/README.md   Docs: {kata.docs}", style="dim"
+    )
+    parts: list[RenderableType] = [head]
+    if result.message:
+        parts.append(
+            Panel(format_problem(result), title="Problem", border_style="red", title_align="left")
+        )
+    for test in result.tests:
+        parts.append(format_test(test))
+    if result.status is not KataStatus.PASSED and kata.hints:
+        hints = Text()
+        for i, hint in enumerate(kata.hints, 1):
+            hints.append(f"{i}. ", style="bold yellow")
+            hints.append(hint + ("\n" if i < len(kata.hints) else ""))
+        parts.append(
+            Panel(
+                hints,
+                title="Hints (nudge first, near-answer last)",
+                title_align="left",
+                border_style="yellow",
+            )
+        )
+    return Group(*parts)
+
+
+def format_test(test: TestResult) -> RenderableType:
+    symbol, style = TEST_STYLE[test.status]
+    line = Text(f"{symbol} {test.name}", style=style)
+    if test.passed:
+        return line
+    body = Text(format_test_message(test))
+    if test.output.strip():
+        shown = (
+            test.output
+            if len(test.output) <= OUTPUT_SHOWN
+            else (
+                test.output[:OUTPUT_SHOWN]
+                + f"\n... ({len(test.output) - OUTPUT_SHOWN} more characters)"
+            )
+        )
+        body.append("\n\nIt printed:\n", style="dim bold")
+        body.append(shown, style="dim")
+    return Panel(body, title=line, title_align="left", border_style=style)
+
+
+def format_hint(kata: Kata, number: int) -> Panel:
+    total = len(kata.hints)
+    text = Text(kata.hints[number - 1])
+    if number < total:
+        text.append(
+            f"\n\nStill stuck? python -m checker hint {kata.number:02d} {number + 1}", style="dim"
+        )
+    return Panel(
+        text,
+        title=f"{kata.number:02d} {kata.title} · hint {number} of {total}",
+        title_align="left",
+        border_style="yellow",
+    )
+
+
+def _rel(kata: Kata) -> str:
+    return shown_path(kata.path)
+
+
+def format_verify(findings: list[Finding]) -> Group:
+    """Every expectation that failed, then a one-line verdict."""
+    bad = [f for f in findings if not f.ok]
+    table = Table(title="verify: problems", title_justify="left")
+    for column in ("Kata", "File", "Expected", "Got", "Why"):
+        table.add_column(column, overflow="fold")
+    for f in bad:
+        table.add_row(f.kata, f.file, f.expected, Text(f.got, style="red"), f.detail)
+    ran = len(findings)
+    if bad:
+        verdict = Text(f"✘ {len(bad)} of {ran} checks failed", style="bold red")
+        return Group(table, verdict)
+    return Group(
+        Text(
+            f"✔ all {ran} checks hold: solutions pass, stubs are not started, every mutant fails",
+            style="bold green",
+        )
+    )

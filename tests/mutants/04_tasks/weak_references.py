@@ -1,0 +1,43 @@
+"""Mutant: keeps only weak references to its tasks, so a running one can be collected."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+
+
+class Downloader:
+    """Starts downloads in the background and keeps track of them."""
+
+    def __init__(self, fetch: Callable[[str], Awaitable[bytes]]) -> None:
+        """Remember `fetch`, the coroutine function that downloads one url."""
+        self._fetch = fetch
+        self._refs: list[weakref.ref[asyncio.Task[bytes]]] = []
+
+    def start(self, url: str) -> asyncio.Task[bytes]:
+        """Start downloading `url` in the background and return its task at once."""
+        task = asyncio.create_task(self._fetch(url))
+        self._refs.append(weakref.ref(task))
+        return task
+
+    @property
+    def _tasks(self) -> list[asyncio.Task[bytes]]:
+        return [task for ref in self._refs if (task := ref()) is not None]
+
+    @property
+    def running(self) -> int:
+        """How many started downloads have not finished yet."""
+        return sum(not task.done() for task in self._tasks)
+
+    async def wait_all(self) -> list[bytes]:
+        """Wait for every started download; return their results in start order."""
+        return await asyncio.gather(*self._tasks)
+
+    async def cancel_all(self) -> int:
+        """Cancel every unfinished download, wait until they have stopped, return how many."""
+        pending = [task for task in self._tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)
