@@ -1,20 +1,13 @@
-"""pytest plugin that streams what happens during a run as JSON lines, one `Event` each.
+"""The wire format between the pytest plugin (plugin.py) and the runner: JSON lines.
 
-Every line is written with one unbuffered `os.write`, so whatever was reported before
-learner code hung or killed the process (even `os._exit`) is still on disk.
+Kept free of pytest so that the checker itself starts fast.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Generator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-
-import pytest
-
-from checker import target
 
 ENV_VAR = "ASYNCKATA_EVENTS"
 OUTPUT_LIMIT = 4000  # characters of captured output kept per test
@@ -70,125 +63,3 @@ def cut(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[:limit] + f"\n... ({len(text) - limit} more characters cut)"
-
-
-def plain_message(exc: BaseException) -> str:
-    """The learner-facing part of an exception: an assert's own message, not pytest's diff."""
-    text = str(exc)
-    if isinstance(exc, AssertionError) and "\nassert " in text:
-        text = text.split("\nassert ", 1)[0]
-    if not isinstance(exc, AssertionError | pytest.fail.Exception):
-        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return cut(text.strip(), MESSAGE_LIMIT)
-
-
-def only_not_implemented(exc: BaseException) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return all(only_not_implemented(e) for e in exc.exceptions)
-    return isinstance(exc, NotImplementedError)
-
-
-class EventWriter:
-    def __init__(self, path: str) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        self.timed_out: dict[str, str] = {}  # kata folder -> its first test that timed out
-
-    def write(self, event: Event) -> None:
-        os.write(self.fd, event.to_line())
-
-    # -- learner imports, from checker.target ------------------------------------------
-    def on_import(self, kind: str, module: str, problem: target.ImportProblem | None) -> None:
-        if problem is None:
-            self.write(Event(kind, module=module))
-        else:
-            self.write(
-                Event(
-                    kind,
-                    module=module,
-                    exc_type=problem.exc_type,
-                    message=cut(problem.message, MESSAGE_LIMIT),
-                    file=problem.file,
-                    line=problem.line,
-                )
-            )
-
-    # -- collection ---------------------------------------------------------------------
-    def pytest_collectstart(self, collector: pytest.Collector) -> None:
-        if isinstance(collector, pytest.Module):
-            self.write(Event("collect_start", nodeid=collector.nodeid))
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.nodeid.endswith(".py"):
-            message = "" if report.passed else cut(str(report.longrepr), MESSAGE_LIMIT)
-            self.write(
-                Event(
-                    "collect_report", nodeid=report.nodeid, outcome=report.outcome, message=message
-                )
-            )
-
-    # -- tests --------------------------------------------------------------------------
-    def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self.write(Event("test_start", nodeid=nodeid))
-
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        self.write(Event("test_finish", nodeid=nodeid))
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        event = Event(
-            "test_report",
-            nodeid=item.nodeid,
-            when=call.when,
-            outcome=report.outcome,
-            duration=report.duration,
-        )
-        if call.excinfo is not None:
-            exc = call.excinfo.value
-            event.exc_type = type(exc).__name__
-            event.message = plain_message(exc)
-            event.timeout = "Timeout" in str(exc) and "pytest-timeout" in str(exc)
-            event.not_implemented = only_not_implemented(exc)
-            event.file, event.line = _learner_frame(call.excinfo)
-        output = "".join(content for _, content in report.sections if content)
-        event.output, event.output_size = cut(output, OUTPUT_LIMIT), len(output)
-        if event.timeout:
-            self.timed_out.setdefault(_kata_dir(item.nodeid), item.nodeid)
-        elif report.skipped and call.when == "setup":
-            event.after = self.timed_out.get(_kata_dir(item.nodeid), "")
-        self.write(event)
-        return report
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        """After one test of a kata timed out, skip the rest: one hang costs one timeout."""
-        if _kata_dir(item.nodeid) in self.timed_out:
-            pytest.skip("an earlier test of this kata timed out")
-
-    def pytest_sessionfinish(self, exitstatus: int) -> None:
-        self.write(Event("session_finish", exitstatus=int(exitstatus)))
-
-
-def _kata_dir(nodeid: str) -> str:
-    return nodeid.split("/", 2)[1] if nodeid.count("/") >= 2 else ""
-
-
-def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, int | None]:
-    """The deepest traceback line inside a learner file, so a message can point at it."""
-    files = {str(p) for p in target.learner_files()}
-    found: tuple[str, int | None] = ("", None)
-    for entry in excinfo.traceback:
-        if str(entry.path) in files:
-            found = (str(entry.path), entry.lineno + 1)
-    return found
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    path = os.environ.pop(ENV_VAR, None)  # learner code and its subprocesses don't see it
-    if not path:
-        return
-    writer = EventWriter(path)
-    target.LISTENERS.append(writer.on_import)
-    config.pluginmanager.register(writer, "asynckata-events")

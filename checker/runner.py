@@ -61,7 +61,7 @@ def run_pytest(katas: Iterable[Kata], target: Path) -> RunOutcome:
             *paths,
             f"--target={target}",  # one token: a bare path would move pytest's rootdir
             "-p",
-            "checker.events",
+            "checker.plugin",
             "-c",
             str(ROOT / "pyproject.toml"),
             "--rootdir",
