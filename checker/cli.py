@@ -28,34 +28,43 @@ KATA is a number (3, 03) or an id (03_gather).
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
+    """--target and --json, accepted before or after the command.
+
+    Each parser gets its own actions: argparse shares parent actions, and a subparser's
+    defaults would otherwise overwrite what was given before the command.
+    """
+    parser.add_argument(
         "--target",
-        default=argparse.SUPPRESS,
+        default=default,
         help="where the learner files come from: katas (default), solutions, or a folder "
         "that mirrors katas/",
     )
-    common.add_argument(
+    parser.add_argument(
         "--json",
         action="store_true",
-        default=argparse.SUPPRESS,
+        default=default if default is argparse.SUPPRESS else False,
         help="print a JSON report on stdout instead of tables",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m checker",
         description=DESCRIPTION,
-        parents=[common],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.set_defaults(command="status", target=None, json=False)
+    _add_common(parser, None)
+    parser.set_defaults(command="status")
     sub = parser.add_subparsers(dest="command", metavar="")
-    check = sub.add_parser("check", parents=[common], help="one kata in full")
+    check = sub.add_parser("check", help="one kata in full")
     check.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
     hint = sub.add_parser("hint", help="show one hint for a kata")
     hint.add_argument("kata")
     hint.add_argument("number", nargs="?", type=int, default=1)
-    sub.add_parser("verify", parents=[common], help="authoring check over every kata")
+    verify = sub.add_parser("verify", help="authoring check over every kata")
+    for p in (check, verify):
+        _add_common(p, argparse.SUPPRESS)
     return parser
 
 

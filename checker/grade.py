@@ -191,8 +191,8 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
     if timed_out:
         result.status = TestStatus.TIMEOUT
         result.message = (
-            "This test took longer than its time limit and was stopped. An endless loop, or "
-            "waiting for something that never happens?"
+            "This test took longer than its time limit (a few seconds of real time) and was "
+            "stopped. An endless loop, or code that blocks without ever awaiting?"
         )
     elif failed:
         result.status = TestStatus.FAILED if failed.when == "call" else TestStatus.ERROR

@@ -21,9 +21,10 @@ def make_fetch(value: int, delay: float = 1.0):
     return fetch, calls
 
 
-async def test_greet_returns_the_greeting() -> None:
+async def test_greet_returns_the_greeting(deadline) -> None:
     assert inspect.iscoroutinefunction(greet), "greet must be defined with `async def`."
-    result = await greet("Ada")
+    async with deadline(60, "greet('Ada')"):
+        result = await greet("Ada")
     assert result == "Hello, Ada!", f"greet('Ada') returned {result!r}; expected 'Hello, Ada!'."
 
 

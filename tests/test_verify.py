@@ -1,0 +1,18 @@
+"""The authoring check over every kata: solutions pass, stubs not started, mutants fail."""
+
+from __future__ import annotations
+
+
+def test_verify_holds_for_every_kata(checker) -> None:
+    done = checker("verify", "--json")
+    assert done.returncode == 0, "\n".join(
+        f"{f['kata']} {f['file']}: expected {f['expected']}, got {f['got']} ({f['detail']})"
+        for f in done.json()["findings"]
+        if not f["ok"]
+    )
+    findings = done.json()["findings"]
+    katas = {f["kata"] for f in findings}
+    assert len(katas) >= 4
+    for kata in katas:
+        mutants = [f for f in findings if f["kata"] == kata and f["expected"] == "not passed"]
+        assert len(mutants) >= 2, f"{kata} has fewer than 2 mutants"
