@@ -179,7 +179,9 @@ def _crashed(name: str, crash: Crash) -> TestResult:
 
 def _from_reports(name: str, reports: list[Event]) -> TestResult:
     by_when = {r.when: r for r in reports}
-    output = "".join(r.output for r in reports)
+    # pytest adds every earlier phase's captured output to later reports: the last has all.
+    output = reports[-1].output if reports else ""
+    printed = max((r.output_size for r in reports), default=0)
     duration = sum(r.duration for r in reports)
     result = TestResult(name, TestStatus.PASSED, output=output, duration=duration)
     timed_out = next((r for r in reports if r.timeout), None)
@@ -210,9 +212,9 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
         result.message = (
             f"This test was skipped, and a skipped test is not a pass. {skipped.message}"
         )
-    elif sum(r.output_size for r in reports) > OUTPUT_FLOOD:
+    elif printed > OUTPUT_FLOOD:
         result.status = TestStatus.FAILED
-        size = sum(r.output_size for r in reports) / 1_000_000
+        size = printed / 1_000_000
         result.message = (
             f"Your code printed {size:.1f} MB during this test. That floods the terminal and "
             "slows everything down: remove the print calls (a few lines of debug output are fine)."

@@ -84,7 +84,11 @@ def run_pytest(katas: Iterable[Kata], target: Path) -> RunOutcome:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            killed = _watch(proc, events_path)
+            try:
+                killed = _watch(proc, events_path)
+            except BaseException:  # Ctrl-C: the child is in its own session, end it too
+                _kill(proc)
+                raise
         return RunOutcome(read_events(events_path), proc.returncode, killed, _tail(log_path))
 
 
