@@ -19,7 +19,8 @@ class Event:
     """One line of the stream. `kind` says which of the optional fields are set."""
 
     kind: str  # collect_start, collect_report, import_start, import_error, import_done,
-    # test_start, test_report, test_finish, session_finish
+    # test_start, test_report, test_finish, abandon (a thread was left running),
+    # session_finish
     nodeid: str = ""  # a test id, or a test file's id for collect_*
     module: str = ""  # import_*: the learner module
     when: str = ""  # test_report: setup, call or teardown

@@ -15,6 +15,7 @@ from checker.katas import Kata, shown_path
 from checker.results import KataResult, KataStatus, TestResult, TestStatus
 
 OUTPUT_FLOOD = 1_000_000  # characters a passing test may print before it counts as failed
+THREAD_LEFT = "thread left running"  # a Crash cause: the plugin stopped the process
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,9 @@ class Crash:
 
     nodeid: str  # the test in progress, or ""
     test_file: str  # the test file being collected, or ""
-    cause: str  # "stalled", or "exit code N"
+    cause: str  # "stalled", THREAD_LEFT, or "exit code N"
     module: str = ""  # the learner module being imported, or ""
+    detail: str = ""  # THREAD_LEFT: the threads' names
 
     @property
     def stalled(self) -> bool:
@@ -52,7 +54,7 @@ def grade(kata: Kata, target: Path, events: list[Event], crashes: list[Crash]) -
         return result
     result.tests = _tests(kata, events, crashes)
     result.status = _kata_status(result.tests)
-    crashed = [c for c in crashes if c.nodeid and not c.stalled]
+    crashed = [c for c in crashes if c.nodeid and not c.stalled and c.cause != THREAD_LEFT]
     if crashed:
         result.status = KataStatus.ERROR
         result.message = f"The test process died ({crashed[0].cause}) while running your code."
@@ -77,6 +79,13 @@ def _file_problem(
     for crash in crashes:
         if crash.nodeid:
             continue
+        if crash.cause == THREAD_LEFT:
+            return FileProblem(
+                KataStatus.ERROR,
+                f"{name} starts a thread when it is imported ({crash.detail}), and the thread "
+                "is still running. Code outside functions runs on import: start threads inside "
+                "your functions, and make sure they finish.",
+            )
         if not (crash.module or crash.test_file):
             return FileProblem(
                 KataStatus.ERROR,
@@ -142,13 +151,16 @@ def _tests(kata: Kata, events: list[Event], crashes: list[Crash]) -> list[TestRe
             why = "This test reported no result."
             if process_stop:
                 culprit = process_stop.nodeid.split("::", 1)[1]
-                how = "hung" if process_stop.stalled else "stopped"
-                why = f"Not run: {culprit} {how} the test process first. Fix that one first."
+                how = {"stalled": "hung the test process", THREAD_LEFT: "left a thread running"}
+                did = how.get(process_stop.cause, "stopped the test process")
+                why = f"Not run: {culprit} {did} first. Fix that one first."
             results.append(TestResult(expected, TestStatus.MISSING, why))
         for nodeid in instances:
             name = nodeid.split("::", 1)[1]
-            if nodeid in by_crash:
+            if nodeid in by_crash and by_crash[nodeid].cause != THREAD_LEFT:
                 results.append(_crashed(name, by_crash[nodeid]))
+            elif nodeid in by_crash:
+                results.append(_left_thread(name, reports[nodeid], by_crash[nodeid]))
             else:
                 results.append(
                     _from_reports(name, [e for e in reports[nodeid] if e.kind == "test_report"])
@@ -175,6 +187,17 @@ def _crashed(name: str, crash: Crash) -> TestResult:
             "sys.exit() or os._exit(), or raise KeyboardInterrupt?"
         ),
     )
+
+
+def _left_thread(name: str, events: list[Event], crash: Crash) -> TestResult:
+    result = _from_reports(name, [e for e in events if e.kind == "test_report"])
+    if result.passed:
+        result.status = TestStatus.ERROR
+        result.message = (
+            f"This test passed, but a thread your code started was still running after it "
+            f"({crash.detail}). Every thread must finish before your function returns."
+        )
+    return result
 
 
 def _from_reports(name: str, reports: list[Event]) -> TestResult:

@@ -8,6 +8,7 @@ Loaded by the runner with `-p checker.plugin`; it does nothing without ENV_VAR s
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Generator
 
 import pytest
@@ -36,6 +37,7 @@ class EventWriter:
     def __init__(self, path: str) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.timed_out: dict[str, str] = {}  # kata folder -> its first test that timed out
+        self.known_threads = set(threading.enumerate())
 
     def write(self, event: Event) -> None:
         os.write(self.fd, event.to_line())
@@ -69,6 +71,7 @@ class EventWriter:
                     "collect_report", nodeid=report.nodeid, outcome=report.outcome, message=message
                 )
             )
+            self.abandon_if_threads_left(report.nodeid)
 
     # -- tests --------------------------------------------------------------------------
     def pytest_runtest_logstart(self, nodeid: str) -> None:
@@ -76,6 +79,17 @@ class EventWriter:
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         self.write(Event("test_finish", nodeid=nodeid))
+        self.abandon_if_threads_left(nodeid)
+
+    def abandon_if_threads_left(self, nodeid: str) -> None:
+        """A thread left running would slow or disturb every later kata: stop this process.
+
+        The runner pins the cause on `nodeid` and runs the katas not reached in a new one.
+        """
+        left = [t.name for t in threading.enumerate() if t not in self.known_threads]
+        if left:
+            self.write(Event("abandon", nodeid=nodeid, message=", ".join(sorted(left))))
+            os._exit(0)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(

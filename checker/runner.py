@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker.events import ENV_VAR, Event, read_events
-from checker.grade import Crash, grade
+from checker.grade import THREAD_LEFT, Crash, grade
 from checker.katas import ROOT, Kata
 from checker.results import KataResult
 
@@ -184,6 +184,11 @@ def find_culprit(outcome: RunOutcome) -> Crash | None:
     if outcome.finished:
         return None
     cause = _crash_cause(outcome)
+    for e in outcome.events:
+        if e.kind == "abandon":
+            if e.nodeid.endswith(".py"):
+                return Crash("", e.nodeid, THREAD_LEFT, detail=e.message)
+            return Crash(e.nodeid, "", THREAD_LEFT, detail=e.message)
     started: dict[str, bool] = {}
     importing: dict[str, bool] = {}
     collecting: dict[str, bool] = {}

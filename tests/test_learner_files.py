@@ -34,6 +34,8 @@ GOLDEN_CASES = {
     "baseexception_loop": "timeout",
     "deadlock": "timeout",
     "os_exit_in_test": "error",
+    "thread_waits_forever": "failed",
+    "thread_at_import": "error",
     "prints_megabytes": "failed",
 }
 # Cases whose exact path depends on timing (a spinning thread starves the test thread
