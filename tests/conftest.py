@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -54,17 +55,22 @@ def checker() -> Callable[..., Run]:
     return lambda *args: run("-m", "checker", *args)
 
 
+def make_submission(target: Path, learner_fixture: str) -> Path:
+    """A copy of solutions/ at `target` with kata 01's learner file replaced by a fixture."""
+    shutil.copytree(ROOT / "solutions", target)
+    shutil.copyfile(
+        FIXTURES / "learner" / f"{learner_fixture}.py", target / "01_coroutines" / "coroutines.py"
+    )
+    return target
+
+
 @pytest.fixture
 def submission(tmp_path: Path) -> Callable[[str], Path]:
-    """A copy of solutions/ with kata 01's learner file replaced by a fixture."""
+    """`submission("partial")`: solutions/ with kata 01's file from fixtures/learner/."""
+    return lambda learner_fixture: make_submission(tmp_path / "submission", learner_fixture)
 
-    def make(learner_fixture: str) -> Path:
-        target = tmp_path / "submission"
-        shutil.copytree(ROOT / "solutions", target)
-        shutil.copyfile(
-            FIXTURES / "learner" / f"{learner_fixture}.py",
-            target / "01_coroutines" / "coroutines.py",
-        )
-        return target
 
-    return make
+@pytest.fixture(scope="session")
+def suite() -> SimpleNamespace:
+    """The helpers above, for module-scoped fixtures that cannot take function fixtures."""
+    return SimpleNamespace(run=run, make_submission=make_submission)
