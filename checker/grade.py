@@ -157,14 +157,14 @@ def _tests(kata: Kata, events: list[Event], crashes: list[Crash]) -> list[TestRe
             results.append(TestResult(expected, TestStatus.MISSING, why))
         for nodeid in instances:
             name = nodeid.split("::", 1)[1]
-            if nodeid in by_crash and by_crash[nodeid].cause != THREAD_LEFT:
-                results.append(_crashed(name, by_crash[nodeid]))
-            elif nodeid in by_crash:
-                results.append(_left_thread(name, reports[nodeid], by_crash[nodeid]))
+            phases = [e for e in reports[nodeid] if e.kind == "test_report"]
+            pinned = by_crash.get(nodeid)
+            if pinned is None:
+                results.append(_from_reports(name, phases))
+            elif pinned.cause == THREAD_LEFT:
+                results.append(_left_thread(name, phases, pinned))
             else:
-                results.append(
-                    _from_reports(name, [e for e in reports[nodeid] if e.kind == "test_report"])
-                )
+                results.append(_crashed(name, pinned))
     return results
 
 
@@ -189,8 +189,8 @@ def _crashed(name: str, crash: Crash) -> TestResult:
     )
 
 
-def _left_thread(name: str, events: list[Event], crash: Crash) -> TestResult:
-    result = _from_reports(name, [e for e in events if e.kind == "test_report"])
+def _left_thread(name: str, phases: list[Event], crash: Crash) -> TestResult:
+    result = _from_reports(name, phases)
     if result.passed:
         result.status = TestStatus.ERROR
         result.message = (
