@@ -20,6 +20,11 @@ from checker.events import ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
 def plain_message(exc: BaseException) -> str:
     """The learner-facing part of an exception: an assert's own message, not pytest's diff."""
     text = str(exc)
+    if isinstance(exc, SystemExit):
+        return (
+            f"Your code called sys.exit({exc.code!r}). A function the tests call must return "
+            "a value or raise an exception, never exit the program."
+        )
     if isinstance(exc, AssertionError) and "\nassert " in text:
         text = text.split("\nassert ", 1)[0]
     if not isinstance(exc, AssertionError | pytest.fail.Exception):

@@ -87,3 +87,19 @@ def test_hints_go_from_nudge_to_answer(checker) -> None:
     assert first.returncode == second.returncode == 0
     assert "hint 1 of" in first.stdout and "hint 2 of" in second.stdout
     assert "python -m checker hint 02 2" in first.stdout
+
+
+def test_a_submission_missing_files_is_an_error_not_a_crash(checker, tmp_path) -> None:
+    (tmp_path / "02_blocking").mkdir()
+    done = checker("--target", str(tmp_path), "--json")
+    assert done.returncode == 1, done.stderr
+    katas = done.json()["katas"]
+    assert {k["status"] for k in katas} == {"error"}
+    assert all("does not exist" in k["message"] for k in katas)
+
+
+def test_a_syntax_error_is_shown_with_file_and_line(checker, submission) -> None:
+    done = checker("--target", str(submission("syntax_error")))
+    assert done.returncode == 1
+    assert "coroutines.py (line 6)" in done.stdout
+    assert "SyntaxError" in done.stdout

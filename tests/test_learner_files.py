@@ -35,6 +35,8 @@ GOLDEN_CASES = {
     "baseexception_loop": "timeout",
     "deadlock": "timeout",
     "os_exit_in_test": "error",
+    "sys_exit_in_test": "failed",
+    "keyboard_interrupt_in_test": "error",
     "thread_waits_forever": "failed",
     "thread_at_import": "error",
     "prints_megabytes": "failed",
