@@ -15,16 +15,12 @@ from checker.katas import Kata, KataError, discover, resolve, resolve_target, sh
 EXIT_OK, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
 
 DESCRIPTION = """\
-Check your asynckata progress. With no command, runs every kata and shows where you are
-and what to do next.
-
-commands:
-  (none)          every kata: state, tests passed, and the next one to do
-  check KATA      one kata in full: every test, its message and its output
-  hint KATA [N]   the Nth hint for a kata (1 = a nudge, the last = nearly the answer)
-  verify          authoring check: solutions pass, stubs are not started, mutants fail
-
+Check your asynckata progress. With no command, runs every kata and shows its state,
+the tests passed, and the next kata to do, with its first failure and a hint.
+"""
+EPILOG = """\
 KATA is a number (3, 03) or an id (03_gather).
+Exit codes: 0 every kata checked passed, 1 some did not, 2 bad usage.
 """
 
 
@@ -51,18 +47,24 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m checker",
+        usage="%(prog)s [--target TARGET] [--json] [check KATA | hint KATA [N] | verify]",
         description=DESCRIPTION,
+        epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(parser, None)
     parser.set_defaults(command="status")
-    sub = parser.add_subparsers(dest="command", metavar="")
-    check = sub.add_parser("check", help="one kata in full")
+    sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    check = sub.add_parser("check", help="one kata in full: every test, its message and its output")
     check.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
-    hint = sub.add_parser("hint", help="show one hint for a kata")
-    hint.add_argument("kata")
-    hint.add_argument("number", nargs="?", type=int, default=1)
-    verify = sub.add_parser("verify", help="authoring check over every kata")
+    hint = sub.add_parser(
+        "hint", help="the Nth hint for a kata (1 = a nudge, last = nearly the answer)"
+    )
+    hint.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
+    hint.add_argument("number", nargs="?", type=int, default=1, help="which hint (default 1)")
+    verify = sub.add_parser(
+        "verify", help="authoring check: solutions pass, stubs are not started, mutants fail"
+    )
     for p in (check, verify):
         _add_common(p, argparse.SUPPRESS)
     return parser
