@@ -84,12 +84,12 @@ class LearnerFinder(importlib.abc.MetaPathFinder):
 
 
 _FINDER_KEY = pytest.StashKey[LearnerFinder]()
-_active: list[LearnerFinder] = []
 
 
 def learner_files() -> list[Path]:
     """The learner files of the current run, for pointing tracebacks at them."""
-    return [file for finder in _active for file in finder.files.values()]
+    finders = [f for f in sys.meta_path if isinstance(f, LearnerFinder)]
+    return [file for finder in finders for file in finder.files.values()]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -110,7 +110,6 @@ def pytest_configure(config: pytest.Config) -> None:
     finder = LearnerFinder({k.module: k.learner_file(target) for k in katas})
     config.stash[_FINDER_KEY] = finder
     sys.meta_path.insert(0, finder)
-    _active.append(finder)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -119,7 +118,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
-    if finder in _active:
-        _active.remove(finder)
     for name in finder.files:
         sys.modules.pop(name, None)
