@@ -47,7 +47,9 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m checker",
-        usage="%(prog)s [--target TARGET] [--json] [check KATA | hint KATA [N] | verify]",
+        usage=(
+            "%(prog)s [--target TARGET] [--json] [check KATA | hint KATA [N] | verify [KATA ...]]"
+        ),
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -63,7 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     hint.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
     hint.add_argument("number", nargs="?", type=int, default=1, help="which hint (default 1)")
     verify = sub.add_parser(
-        "verify", help="authoring check: solutions pass, stubs are not started, mutants fail"
+        "verify",
+        help="authoring check: solutions and kept right answers pass, stubs are not started, "
+        "mutants fail",
+    )
+    verify.add_argument(
+        "katas", nargs="*", metavar="KATA", help="only these katas (default: every kata)"
     )
     for p in (check, verify):
         _add_common(p, argparse.SUPPRESS)
@@ -80,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "verify":
             from checker.verify import run_verify
 
-            return run_verify(katas, as_json=args.json)
+            chosen = [resolve(arg, katas) for arg in args.katas] or katas
+            return run_verify(chosen, as_json=args.json)
         target = resolve_target(args.target)
         chosen = [resolve(args.kata, katas)] if args.command == "check" else katas
     except KataError as exc:

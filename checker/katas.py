@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 KATAS_DIR = ROOT / "katas"
 SOLUTIONS_DIR = ROOT / "solutions"
 MUTANTS_DIR = ROOT / "tests" / "mutants"
+ALTERNATIVES_DIR = ROOT / "tests" / "alternatives"
 
 _ID = re.compile(r"^(\d{2})_[a-z0-9_]+$")
 

@@ -210,7 +210,8 @@ def format_verify(findings: list[Finding]) -> Group:
         return Group(table, verdict)
     return Group(
         Text(
-            f"✔ all {ran} checks hold: solutions pass, stubs are not started, every mutant fails",
+            f"✔ all {ran} checks hold: solutions and right answers pass, stubs are not started, "
+            "every mutant fails",
             style="bold green",
         )
     )

@@ -1,8 +1,10 @@
 """`python -m checker verify`: the authoring check that proves every kata's tests.
 
 Every solution passes, every stub fails as not started, every mutant (a known-wrong
-learner file under tests/mutants/<kata>/) fails. Runs batch the work: one pytest process
-for all solutions, one for all stubs, and one per "k-th mutant of every kata".
+learner file under tests/mutants/<kata>/) fails, and every kept right answer (a correct
+alternative under tests/alternatives/<kata>/) passes, so no test over-constrains.
+Runs batch the work: one pytest process for all solutions, one for all stubs, and one
+per "k-th mutant (or alternative) of every kata".
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ import ast
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from pathlib import Path
 
-from checker.katas import KATAS_DIR, MUTANTS_DIR, ROOT, SOLUTIONS_DIR, Kata
+from checker.katas import ALTERNATIVES_DIR, KATAS_DIR, MUTANTS_DIR, ROOT, SOLUTIONS_DIR, Kata
 from checker.results import Finding, KataResult, KataStatus
 from checker.runner import check
 
@@ -24,7 +27,16 @@ MIN_MUTANTS = 2
 
 
 def mutants_of(kata: Kata) -> list[Path]:
-    folder = MUTANTS_DIR / kata.id
+    """Known-wrong learner files: each must not pass."""
+    return _files_in(MUTANTS_DIR / kata.id)
+
+
+def alternatives_of(kata: Kata) -> list[Path]:
+    """Correct learner files other than the reference: each must pass."""
+    return _files_in(ALTERNATIVES_DIR / kata.id)
+
+
+def _files_in(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
 
@@ -70,15 +82,15 @@ def static_findings(katas: list[Kata]) -> list[Finding]:
             f"{len(mutants)} mutants",
         )
         for mutant in mutants:
-            doc = ast.get_docstring(ast.parse(mutant.read_text(encoding="utf-8")))
-            need(
-                kata,
-                mutant,
-                bool(doc and doc.strip()),
-                "a docstring naming the mistake",
-                "no docstring",
-            )
+            need(kata, mutant, _has_docstring(mutant), "a docstring naming the mistake", "none")
+        for alternative in alternatives_of(kata):
+            need(kata, alternative, _has_docstring(alternative), "a docstring naming it", "none")
     return found
+
+
+def _has_docstring(path: Path) -> bool:
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    return bool(doc and doc.strip())
 
 
 def _rel(path: Path | str) -> str:
@@ -110,14 +122,19 @@ def _why(result: KataResult) -> str:
     return f"{problem.name}: {problem.status}: {problem.message}"
 
 
-def run_checks(katas: list[Kata]) -> list[Finding]:
-    """Run solutions, stubs and mutant batches (two processes at a time)."""
+def _batches(katas: list[Kata], files_of: Callable[[Kata], list[Path]]) -> list[dict[Kata, Path]]:
+    """The k-th file of every kata in batch k: one pytest process checks many katas."""
     batches: list[dict[Kata, Path]] = []
     for kata in katas:
-        for i, mutant in enumerate(mutants_of(kata)):
+        for i, file in enumerate(files_of(kata)):
             if i == len(batches):
                 batches.append({})
-            batches[i][kata] = mutant
+            batches[i][kata] = file
+    return batches
+
+
+def run_checks(katas: list[Kata]) -> list[Finding]:
+    """Run solutions, stubs, mutant and alternative batches (two processes at a time)."""
 
     def solutions() -> list[Finding]:
         files = {k.id: k.learner_file(SOLUTIONS_DIR) for k in katas}
@@ -127,17 +144,19 @@ def run_checks(katas: list[Kata]) -> list[Finding]:
         files = {k.id: k.learner_file(KATAS_DIR) for k in katas}
         return _expect(check(katas, KATAS_DIR), files, str(KataStatus.NOT_STARTED))
 
-    def mutant_batch(batch: dict[Kata, Path]) -> list[Finding]:
-        with tempfile.TemporaryDirectory(prefix="asynckata-mutants-") as tmp:
-            for kata, mutant in batch.items():
+    def batch(files: dict[Kata, Path], want: str) -> list[Finding]:
+        with tempfile.TemporaryDirectory(prefix="asynckata-verify-") as tmp:
+            for kata, file in files.items():
                 (Path(tmp) / kata.id).mkdir()
-                shutil.copyfile(mutant, kata.learner_file(Path(tmp)))
-            results = check(list(batch), Path(tmp))
-        return _expect(results, {k.id: m for k, m in batch.items()}, "not passed")
+                shutil.copyfile(file, kata.learner_file(Path(tmp)))
+            results = check(list(files), Path(tmp))
+        return _expect(results, {k.id: f for k, f in files.items()}, want)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = [pool.submit(solutions), pool.submit(stubs)]
-        futures += [pool.submit(mutant_batch, b) for b in batches]
+        futures += [pool.submit(batch, b, "not passed") for b in _batches(katas, mutants_of)]
+        passed = str(KataStatus.PASSED)
+        futures += [pool.submit(batch, b, passed) for b in _batches(katas, alternatives_of)]
         return [f for fut in futures for f in fut.result()]
 
 
