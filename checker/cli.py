@@ -42,13 +42,37 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
         default=default if default is argparse.SUPPRESS else False,
         help="print a JSON report on stdout instead of tables",
     )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        type=memory_size,
+        default=default,
+        help="memory the tests may allocate, like 4G or 512M (default 4G); code that goes "
+        "over fails its kata with a plain message",
+    )
+
+
+def memory_size(text: str) -> int:
+    """`4G`, `512M`, `2.5G` or a number of bytes."""
+    units = {"K": 2**10, "M": 2**20, "G": 2**30}
+    number, unit = text.strip().upper().removesuffix("B"), 1
+    if number and number[-1] in units:
+        number, unit = number[:-1], units[number[-1]]
+    try:
+        size = int(float(number) * unit)
+    except ValueError:
+        size = 0
+    if size < 256 * 2**20:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a size of at least 256M, like 4G")
+    return size
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m checker",
         usage=(
-            "%(prog)s [--target TARGET] [--json] [check KATA | hint KATA [N] | verify [KATA ...]]"
+            "%(prog)s [--target TARGET] [--json] "
+            "[check KATA [KATA ...] | hint KATA [N] | verify [KATA ...]]"
         ),
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -57,8 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser, None)
     parser.set_defaults(command="status")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    check = sub.add_parser("check", help="one kata in full: every test, its message and its output")
-    check.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
+    check = sub.add_parser("check", help="katas in full: every test, its message and its output")
+    check.add_argument(
+        "katas", nargs="+", metavar="KATA", help="a number (3, 03) or an id (03_gather)"
+    )
     hint = sub.add_parser(
         "hint", help="the Nth hint for a kata (1 = a nudge, last = nearly the answer)"
     )
@@ -90,20 +116,33 @@ def main(argv: list[str] | None = None) -> int:
             chosen = [resolve(arg, katas) for arg in args.katas] or katas
             return run_verify(chosen, as_json=args.json)
         target = resolve_target(args.target)
-        chosen = [resolve(args.kata, katas)] if args.command == "check" else katas
+        chosen = [resolve(arg, katas) for arg in args.katas] if args.command == "check" else katas
     except KataError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _check(chosen, katas, target, detail=args.command == "check", as_json=args.json)
+    return _check(
+        chosen,
+        katas,
+        target,
+        detail=args.command == "check",
+        as_json=args.json,
+        memory_limit=args.memory_limit,
+    )
 
 
 def _check(
-    chosen: list[Kata], katas: list[Kata], target: Path, *, detail: bool, as_json: bool
+    chosen: list[Kata],
+    katas: list[Kata],
+    target: Path,
+    *,
+    detail: bool,
+    as_json: bool,
+    memory_limit: int | None,
 ) -> int:
     from checker.results import Report
-    from checker.runner import check
+    from checker.runner import MEMORY_LIMIT, check
 
-    report = Report(_target_name(target), check(chosen, target))
+    report = Report(_target_name(target), check(chosen, target, memory_limit or MEMORY_LIMIT))
     if as_json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -112,7 +151,8 @@ def _check(
 
         by_id = {k.id: k for k in katas}
         if detail:
-            console.print(render.format_kata(report.katas[0], by_id[report.katas[0].id]))
+            for result in report.katas:
+                console.print(render.format_kata(result, by_id[result.id]))
         else:
             console.print(render.format_report(report, by_id))
     return EXIT_OK if report.all_passed else EXIT_NOT_PASSED

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 ENV_VAR = "ASYNCKATA_EVENTS"
+MEMORY_ENV_VAR = "ASYNCKATA_MEMORY_LIMIT"  # bytes the test process may allocate
 OUTPUT_LIMIT = 4000  # characters of captured output kept per test
 MESSAGE_LIMIT = 2000
 

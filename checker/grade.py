@@ -42,17 +42,20 @@ class FileProblem:
     line: int | None = None
 
 
-def grade(kata: Kata, target: Path, events: list[Event], crashes: list[Crash]) -> KataResult:
+def grade(
+    kata: Kata, target: Path, events: list[Event], crashes: list[Crash], expected: list[str]
+) -> KataResult:
+    """`expected`: the test names pinned before the run (see pins.py)."""
     file = kata.learner_file(target)
     result = KataResult(kata.id, kata.number, kata.title, KataStatus.ERROR, file=shown_path(file))
     if problem := _file_problem(kata, file, events, crashes):
         result.status, result.message, result.line = problem.status, problem.message, problem.line
         result.tests = [
             TestResult(name, TestStatus.MISSING, "Not run: the learner file could not be loaded.")
-            for name in kata.expected_tests()
+            for name in expected
         ]
         return result
-    result.tests = _tests(kata, events, crashes)
+    result.tests = _tests(expected, events, crashes)
     result.status = _kata_status(result.tests)
     crashed = [c for c in crashes if c.nodeid and not c.stalled and c.cause != THREAD_LEFT]
     if crashed:
@@ -114,6 +117,8 @@ def _import_error_message(name: str, e: Event) -> str:
         return f"{name} has a {e.exc_type}{where}: {e.message}. Fix it so Python can read it."
     if e.exc_type == "SystemExit":
         return f"{name} calls sys.exit() while it is imported{where}. The tests import your file."
+    if e.exc_type == "ImportSideEffects":
+        return f"Importing {name} (its code outside functions) had side effects. {e.message}"
     if e.exc_type == "KeyboardInterrupt":
         return f"{name} raised KeyboardInterrupt while it was imported{where}."
     return f"{name} failed to import{where}: {e.exc_type}: {e.message}"
@@ -134,7 +139,9 @@ def _base(name: str) -> str:
     return name.split("[", 1)[0]
 
 
-def _tests(kata: Kata, events: list[Event], crashes: list[Crash]) -> list[TestResult]:
+def _tests(
+    expected_tests: list[str], events: list[Event], crashes: list[Crash]
+) -> list[TestResult]:
     reports: dict[str, list[Event]] = {}
     for e in events:
         if e.kind in ("test_start", "test_report"):
@@ -145,7 +152,7 @@ def _tests(kata: Kata, events: list[Event], crashes: list[Crash]) -> list[TestRe
     by_crash = {c.nodeid: c for c in crashes if c.nodeid}
     process_stop = next((c for c in crashes if c.nodeid), None)
     results: list[TestResult] = []
-    for expected in kata.expected_tests():
+    for expected in expected_tests:
         instances = [n for n in reports if _base(n.split("::", 1)[1]) == expected]
         if not instances:
             why = "This test reported no result."
@@ -246,6 +253,18 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
         result.status = TestStatus.MISSING
         result.message = "This test started but reported no result."
     return result
+
+
+def spec_changed(result: KataResult, files: list[str]) -> None:
+    """A test file changed during the run: nothing it reported can be trusted."""
+    result.status = KataStatus.ERROR
+    result.line = None
+    result.message = (
+        f"{', '.join(files)} changed while the tests ran, so this result cannot be trusted. "
+        "Tests are the spec: no code may write to them, and the checker put the file back as "
+        "it was. Look for code that writes files, with a relative path or next to __file__ "
+        "(in this kata, or in one checked before it)."
+    )
 
 
 def _kata_status(tests: list[TestResult]) -> KataStatus:

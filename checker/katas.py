@@ -66,8 +66,28 @@ class Kata:
                     )
         return names
 
+    def test_count(self) -> int:
+        """How many tests a run of this kata makes, counting each parametrized case."""
+        count = 0
+        for test_file in self.test_files:
+            tree = ast.parse(test_file.read_text(encoding="utf-8"), str(test_file))
+            for node in ast.walk(tree):
+                if _is_test_function(node) and node.name.startswith("test"):
+                    count += _cases(node)
+        return count
 
-def _is_test_function(node: ast.stmt) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
+
+def _cases(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Cases of a parametrized test: the product of its literal lists (10 when unknown)."""
+    cases = 1
+    for decorator in node.decorator_list:
+        if isinstance(decorator, ast.Call) and ast.unparse(decorator.func).endswith("parametrize"):
+            values = decorator.args[1] if len(decorator.args) > 1 else None
+            cases *= len(values.elts) if isinstance(values, ast.List | ast.Tuple) else 10
+    return cases
+
+
+def _is_test_function(node: ast.AST) -> TypeGuard[ast.FunctionDef | ast.AsyncFunctionDef]:
     return isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test")
 
 

@@ -8,18 +8,55 @@ Loaded by the runner with `-p checker.plugin`; it does nothing without ENV_VAR s
 from __future__ import annotations
 
 import os
+import pdb
+import sys
 import threading
 from collections.abc import Generator
 
 import pytest
 
-from checker import target
-from checker.events import ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
+from checker import target, threads
+from checker.events import ENV_VAR, MEMORY_ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
+
+
+class BreakpointLeft(AssertionError):
+    """Learner code reached a breakpoint() that nobody is there to answer."""
+
+
+def _no_debugger(*args: object, **kwargs: object) -> None:
+    raise BreakpointLeft(
+        "Your code calls breakpoint() (or pdb.set_trace()). The checker runs without a "
+        "debugger, so it cannot stop there: remove it. To debug, run the kata's tests "
+        "with plain pytest instead, e.g. `pytest katas/01_coroutines`."
+    )
+
+
+def limit_memory(limit: int) -> None:
+    """Cap the data this process may allocate, so a runaway list fails only its kata."""
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+    except (ImportError, ValueError, OSError):  # not on this platform: best effort
+        pass
+
+
+def memory_limit_text() -> str:
+    limit = os.environ.get(MEMORY_ENV_VAR, "")
+    if not limit.isdigit():
+        return "the memory limit"
+    size = int(limit)
+    return f"{size / 2**30:g} GB" if size >= 2**30 else f"{size // 2**20} MB"
 
 
 def plain_message(exc: BaseException) -> str:
     """The learner-facing part of an exception: an assert's own message, not pytest's diff."""
     text = str(exc)
+    if isinstance(exc, MemoryError):
+        return (
+            f"Your code used more than {memory_limit_text()} of memory and was stopped. Is a "
+            "list, string or dict growing without end?"
+        )
     if isinstance(exc, SystemExit):
         return (
             f"Your code called sys.exit({exc.code!r}). A function the tests call must return "
@@ -43,6 +80,7 @@ class EventWriter:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.timed_out: dict[str, str] = {}  # kata folder -> its first test that timed out
         self.known_threads = set(threading.enumerate())
+        self.known_hidden = threads.hidden_count()
 
     def write(self, event: Event) -> None:
         os.write(self.fd, event.to_line())
@@ -91,7 +129,9 @@ class EventWriter:
 
         The runner pins the cause on `nodeid` and runs the katas not reached in a new one.
         """
-        left = [t.name for t in threading.enumerate() if t not in self.known_threads]
+        left = [t.name for t in threads.busy_new_threads(self.known_threads)]
+        if threads.hidden_count() > self.known_hidden:
+            left.append("a thread started with _thread.start_new_thread")
         if left:
             self.write(Event("abandon", nodeid=nodeid, message=", ".join(sorted(left))))
             os._exit(0)
@@ -148,10 +188,15 @@ def _learner_frame(excinfo: pytest.ExceptionInfo[BaseException]) -> tuple[str, i
     return found
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's own debugging plugin set its hooks
 def pytest_configure(config: pytest.Config) -> None:
     path = os.environ.pop(ENV_VAR, None)  # learner code and its subprocesses don't see it
     if not path:
         return
+    if (limit := os.environ.get(MEMORY_ENV_VAR, "")).isdigit():
+        limit_memory(int(limit))
+    sys.breakpointhook = _no_debugger
+    pdb.set_trace = _no_debugger
     writer = EventWriter(path)
     target.LISTENERS.append(writer.on_import)
     config.pluginmanager.register(writer, "asynckata-events")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
@@ -27,6 +29,15 @@ TEST_STYLE: dict[TestStatus, tuple[str, str]] = {
 }
 OUTPUT_SHOWN = 1000  # characters of a test's printed output in `check`
 
+# Every control character but newline and tab, shown as an escape instead of obeyed, so
+# learner output cannot clear the screen, recolour it or set the terminal's title.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Learner-made text, safe for a terminal: control characters escaped (ESC -> \\x1b)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
 
 def format_status(status: KataStatus) -> Text:
     label, style = KATA_STYLE[status]
@@ -36,13 +47,13 @@ def format_status(status: KataStatus) -> Text:
 def format_test_message(test: TestResult) -> str:
     """A test's failure in plain words; a stub's NotImplementedError reads as a TODO."""
     if test.not_implemented:
-        what = test.message.removeprefix("NotImplementedError").lstrip(": ").split("\n")[0]
+        what = visible(test.message.removeprefix("NotImplementedError").lstrip(": ").split("\n")[0])
         return (
             f"`{what}` is still a TODO (it raises NotImplementedError): fill it in."
             if what
             else "Still a TODO: your code raises NotImplementedError."
         )
-    return test.message
+    return visible(test.message)
 
 
 def format_overview(report: Report) -> Table:
@@ -77,8 +88,8 @@ def format_problem(result: KataResult) -> Text:
     text = Text()
     if result.message:
         where = f" (line {result.line})" if result.line else ""
-        text.append(f"{result.file}{where}\n", style="bold")
-        text.append(result.message)
+        text.append(f"{visible(result.file)}{where}\n", style="bold")
+        text.append(visible(result.message))
         return text
     test = result.first_problem()
     if test is None:
@@ -91,7 +102,7 @@ def format_problem(result: KataResult) -> Text:
 def format_next_up(result: KataResult, kata: Kata) -> Panel:
     body = Text()
     body.append("Edit:   ", style="bold")
-    body.append(f"{result.file}\n")
+    body.append(f"{visible(result.file)}\n")
     body.append("Lesson: ", style="bold")
     body.append(f"{_rel(kata)}/README.md\n\n")
     body.append_text(format_problem(result))
@@ -132,7 +143,8 @@ def format_kata(result: KataResult, kata: Kata) -> Group:
     head.append_text(format_status(result.status))
     head.append(f"   {result.passed_count}/{len(result.tests)} tests\n", style="dim")
     head.append(
-        f"Edit: {result.file}   Lesson: {_rel(kata)}/README.md   Docs: {kata.docs}", style="dim"
+        f"Edit: {visible(result.file)}   Lesson: {_rel(kata)}/README.md   Docs: {kata.docs}",
+        style="dim",
     )
     parts: list[RenderableType] = [head]
     if result.message:
@@ -173,7 +185,7 @@ def format_test(test: TestResult) -> RenderableType:
             )
         )
         body.append("\n\nIt printed:\n", style="dim bold")
-        body.append(shown, style="dim")
+        body.append(visible(shown), style="dim")
     return Panel(body, title=line, title_align="left", border_style=style)
 
 
@@ -203,7 +215,7 @@ def format_verify(findings: list[Finding]) -> Group:
     for column in ("Kata", "File", "Expected", "Got", "Why"):
         table.add_column(column, overflow="fold")
     for f in bad:
-        table.add_row(f.kata, f.file, f.expected, Text(f.got, style="red"), f.detail)
+        table.add_row(f.kata, f.file, f.expected, Text(f.got, style="red"), visible(f.detail))
     ran = len(findings)
     if bad:
         verdict = Text(f"✘ {len(bad)} of {ran} checks failed", style="bold red")

@@ -20,16 +20,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from checker.events import ENV_VAR, Event, read_events
-from checker.grade import THREAD_LEFT, Crash, grade
+from checker import reaper
+from checker.events import ENV_VAR, MEMORY_ENV_VAR, Event, read_events
+from checker.grade import THREAD_LEFT, Crash, grade, spec_changed
 from checker.katas import ROOT, Kata
+from checker.pins import Pins
 from checker.results import KataResult
 
 TEST_TIMEOUT = 3.0  # per test, enforced inside pytest by pytest-timeout (signal method)
 STALL_LIMIT = TEST_TIMEOUT + 2.0  # no new event for this long: the process is stuck
 STARTUP_LIMIT = 30.0  # before the first event (imports on a cold disk)
+PER_TEST_BUDGET = TEST_TIMEOUT + 1.0  # a process's hard budget: startup + tests x this
 EXIT_GRACE = 1.0  # after the session finished, for threads that never end
 POLL = 0.02
+MEMORY_LIMIT = 4 * 2**30  # bytes a test process may allocate; --memory-limit changes it
 
 
 @dataclass
@@ -48,11 +52,15 @@ class RunOutcome:
         return bool(ends) and ends[-1].exitstatus not in (2, 3)  # interrupted, internal error
 
 
-def run_pytest(katas: Iterable[Kata], target: Path) -> RunOutcome:
-    paths = [str(p.relative_to(ROOT)) for k in katas for p in k.test_files]
+def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> RunOutcome:
+    katas = list(katas)
+    paths = [str(p) for k in katas for p in k.test_files]
+    budget = STARTUP_LIMIT + sum(k.test_count() for k in katas) * PER_TEST_BUDGET
     with tempfile.TemporaryDirectory(prefix="asynckata-") as tmp:
         events_path = Path(tmp) / "events.jsonl"
         log_path = Path(tmp) / "pytest.log"
+        scratch = Path(tmp) / "cwd"  # learner code's relative writes land here, not in the project
+        scratch.mkdir()
         events_path.touch()
         cmd = [
             sys.executable,
@@ -69,59 +77,98 @@ def run_pytest(katas: Iterable[Kata], target: Path) -> RunOutcome:
             "--continue-on-collection-errors",
             "--timeout",
             str(TEST_TIMEOUT),
+            "--timeout-disable-debugger-detection",  # a breakpoint() must not stop timeouts
             "-q",
             "--no-header",
             "--tb=short",
         ]
-        env = {**os.environ, ENV_VAR: str(events_path), "PYTHONDONTWRITEBYTECODE": "1"}
+        env = {
+            **os.environ,
+            ENV_VAR: str(events_path),
+            MEMORY_ENV_VAR: str(memory_limit),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # The checker imported from here; so must the test process, whatever its cwd.
+            "PYTHONPATH": os.pathsep.join(
+                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+            ),
+        }
+        reaper.enable()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(
                 cmd,
-                cwd=ROOT,
+                cwd=scratch,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            reaper.track(proc.pid)
             try:
-                killed = _watch(proc, events_path)
+                killed = _watch(proc, events_path, budget)
             except BaseException:  # Ctrl-C: the child is in its own session, end it too
                 _kill(proc)
                 raise
+            finally:
+                reaper.untrack(proc.pid)
+                reaper.sweep()
         return RunOutcome(read_events(events_path), proc.returncode, killed, _tail(log_path))
 
 
-def _watch(proc: subprocess.Popen[bytes], events_path: Path) -> bool:
+class _EventCounter:
+    """Counts complete, well-formed event lines: bytes alone are not progress."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.count = 0
+        self.finished = False
+
+    def poll(self) -> bool:
+        """Read what was appended; returns whether a new complete event arrived."""
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            data = f.read(1 << 20)
+        if not data:
+            return False
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        before = self.count
+        for line in lines:
+            event = Event.from_line(line.decode("utf-8", errors="replace"))
+            if event is not None:
+                self.count += 1
+                self.finished = self.finished or event.kind == "session_finish"
+        return self.count > before
+
+
+def _watch(proc: subprocess.Popen[bytes], events_path: Path, budget: float) -> bool:
     """Wait for the process; kill its whole group once it stops making progress.
 
-    Returns whether it had to be killed.
+    Progress is a new complete event. Whatever happens, the process gets at most
+    `budget` seconds in all. Returns whether it had to be killed.
     """
-    last_size, last_change, limit = 0, time.monotonic(), STARTUP_LIMIT
+    started = last_change = time.monotonic()
+    limit = STARTUP_LIMIT
     finished_at: float | None = None
+    events = _EventCounter(events_path)
     while proc.poll() is None:
         time.sleep(POLL)
         now = time.monotonic()
-        size = events_path.stat().st_size
-        if size != last_size:
-            last_size, last_change, limit = size, now, STALL_LIMIT
-            if finished_at is None and _ends_with_session_finish(events_path, size):
+        if events.poll():
+            last_change, limit = now, STALL_LIMIT
+            if finished_at is None and events.finished:
                 finished_at = now
         if finished_at is not None and now - finished_at > EXIT_GRACE:
             _kill(proc)  # the session is over; only the exit hung (a thread that never ends)
             return True
-        if now - last_change > limit:
+        if now - last_change > limit or now - started > budget:
             _kill(proc)
             return True
     _kill(proc)  # leftovers of the learner's own subprocesses
     return False
-
-
-def _ends_with_session_finish(path: Path, size: int) -> bool:
-    with open(path, "rb") as f:
-        f.seek(max(0, size - 200))
-        lines = f.read().strip().splitlines()
-    return bool(lines) and b'"session_finish"' in lines[-1]
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -137,43 +184,49 @@ def _tail(path: Path, limit: int = 2000) -> str:
     return data[-limit:].decode(errors="replace")
 
 
-def check(katas: list[Kata], target: Path) -> list[KataResult]:
+def check(katas: list[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> list[KataResult]:
     """Grade every kata against `target`, in kata order."""
+    pins = Pins.take(katas)  # before any learner code runs
     results: dict[str, KataResult] = {}
     pending = list(katas)
     while pending:
-        outcome = run_pytest(pending, target)
+        outcome = run_pytest(pending, target, memory_limit)
         culprit = find_culprit(outcome)
         if culprit is not None and not any(_belongs(k, culprit) for k in pending):
             culprit = None  # it names nothing we can leave out: isolate instead
         still: list[Kata] = []
         for kata in pending:
             events = _events_for(kata, outcome.events)
-            if outcome.finished or _complete(kata, events):
-                results[kata.id] = grade(kata, target, events, [])
+            expected = pins.expected[kata.id]
+            if outcome.finished or _complete(kata, events, expected):
+                results[kata.id] = grade(kata, target, events, [], expected)
             elif culprit is not None and _belongs(kata, culprit):
                 # What it did not reach is reported as not run; the other katas go on.
-                results[kata.id] = grade(kata, target, events, [culprit])
+                results[kata.id] = grade(kata, target, events, [culprit], expected)
             else:
                 still.append(kata)
         if still and culprit is None and not outcome.finished:
-            for kata, result in zip(still, _isolate(still, target), strict=True):
+            for kata, result in zip(
+                still, _isolate(still, target, pins, memory_limit), strict=True
+            ):
                 results[kata.id] = result
             still = []
         pending = still
+    for kata_id, files in pins.changed().items():
+        spec_changed(results[kata_id], files)
     return [results[k.id] for k in katas]
 
 
-def _isolate(katas: list[Kata], target: Path) -> list[KataResult]:
+def _isolate(katas: list[Kata], target: Path, pins: Pins, memory_limit: int) -> list[KataResult]:
     """Last resort when a crash names no culprit: one process per kata, two at a time."""
 
     def one(kata: Kata) -> KataResult:
-        outcome = run_pytest([kata], target)
+        outcome = run_pytest([kata], target, memory_limit)
         culprit = find_culprit(outcome)
         if culprit is None and not outcome.finished:
             culprit = Crash("", "", _crash_cause(outcome))
         events = _events_for(kata, outcome.events)
-        return grade(kata, target, events, [culprit] if culprit else [])
+        return grade(kata, target, events, [culprit] if culprit else [], pins.expected[kata.id])
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         return list(pool.map(one, katas))
@@ -230,7 +283,7 @@ def _events_for(kata: Kata, events: list[Event]) -> list[Event]:
     return [e for e in events if e.nodeid.startswith(prefix) or e.module == kata.module]
 
 
-def _complete(kata: Kata, events: list[Event]) -> bool:
+def _complete(kata: Kata, events: list[Event], expected: list[str]) -> bool:
     """Every test file of the kata was collected and every test it started has finished."""
     collected = {e.nodeid for e in events if e.kind == "collect_report"}
     if len(collected) < len(kata.test_files):
@@ -240,7 +293,7 @@ def _complete(kata: Kata, events: list[Event]) -> bool:
     started = {e.nodeid for e in events if e.kind == "test_start"}
     finished = {e.nodeid for e in events if e.kind == "test_finish"}
     names = {n.split("::", 1)[1].split("[")[0] for n in finished}
-    return bool(started) and started <= finished and set(kata.expected_tests()) <= names
+    return bool(started) and started <= finished and set(expected) <= names
 
 
 def _belongs(kata: Kata, crash: Crash) -> bool:

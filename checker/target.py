@@ -6,8 +6,10 @@ target (`katas`, `solutions` or any folder that mirrors `katas/`), so nothing is
 
 from __future__ import annotations
 
+import gc
 import importlib.abc
 import importlib.machinery
+import importlib.util
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -17,6 +19,7 @@ from types import ModuleType
 
 import pytest
 
+from checker import globalstate, leftovers
 from checker.katas import KataError, discover, resolve_target
 
 
@@ -53,14 +56,34 @@ def describe_import_error(module: str, file: Path, exc: BaseException) -> Import
     return ImportProblem(module, type(exc).__name__, message, str(file), line)
 
 
+class ImportSideEffects(ImportError):
+    """Importing a learner file changed global state or left garbage; both were undone."""
+
+
 class _LearnerLoader(importlib.machinery.SourceFileLoader):
-    """Reports how the import of a learner file went, even for SystemExit or os._exit."""
+    """Reports how the import of a learner file went, even for SystemExit or os._exit.
+
+    What the import changes in shared state, or leaves for the garbage collector, is
+    undone and charged to this file, not to whichever kata runs next.
+    """
 
     def exec_module(self, module: ModuleType) -> None:
+        from checker.isolation import explain_garbage, problems_since
+
         file = Path(self.path)
         _notify("import_start", self.name)
+        gc.collect()  # what was garbage before belongs to someone else
         try:
-            super().exec_module(module)
+            with leftovers.unraisables() as caught:
+                before = globalstate.take()
+                try:
+                    super().exec_module(module)
+                finally:
+                    found = problems_since(before)  # undone even when the import failed
+            if caught:
+                found.append(explain_garbage(caught))
+            if found:
+                raise ImportSideEffects("\n".join(found))
         except BaseException as exc:
             _notify("import_error", self.name, describe_import_error(self.name, file, exc))
             raise
@@ -80,7 +103,8 @@ class LearnerFinder(importlib.abc.MetaPathFinder):
         if not file.is_file():
             raise ModuleNotFoundError(f"{file} does not exist", name=fullname)
         loader = _LearnerLoader(fullname, str(file))
-        return importlib.machinery.ModuleSpec(fullname, loader, origin=str(file))
+        # From a file location, so the module gets __file__ and __cached__ like any import.
+        return importlib.util.spec_from_file_location(fullname, file, loader=loader)
 
 
 _FINDER_KEY = pytest.StashKey[LearnerFinder]()

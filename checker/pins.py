@@ -1,0 +1,65 @@
+"""The spec, pinned before learner code runs: expected test names and test file bytes.
+
+Learner code runs inside the test process and could rewrite a test file to weaken it for
+itself and every later run. The checker reads what each kata expects, and keeps each
+test file's bytes, before the run; afterwards a changed file is put back and reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from checker.katas import KATAS_DIR, Kata, shown_path
+
+SHARED_FILES = (KATAS_DIR / "conftest.py",)  # used by every kata's tests
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    path: Path
+    data: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass
+class Pins:
+    expected: dict[str, list[str]] = field(default_factory=dict)  # kata id -> test names
+    files: dict[str, list[PinnedFile]] = field(default_factory=dict)  # kata id -> its spec
+
+    @classmethod
+    def take(cls, katas: list[Kata]) -> Pins:
+        pins = cls()
+        shared = [_pin(p) for p in SHARED_FILES if p.is_file()]
+        for kata in katas:
+            pins.expected[kata.id] = kata.expected_tests()
+            pins.files[kata.id] = [_pin(p) for p in kata.test_files] + shared
+        return pins
+
+    def changed(self) -> dict[str, list[str]]:
+        """Kata id -> the spec files that differ now, each put back as it was pinned."""
+        found: dict[str, list[str]] = {}
+        restored: set[Path] = set()
+        for kata_id, files in self.files.items():
+            for pinned in files:
+                if pinned.path in restored or _digest(pinned.path) != pinned.digest:
+                    if pinned.path not in restored:
+                        pinned.path.write_bytes(pinned.data)
+                        restored.add(pinned.path)
+                    found.setdefault(kata_id, []).append(shown_path(pinned.path))
+        return found
+
+
+def _pin(path: Path) -> PinnedFile:
+    return PinnedFile(path, path.read_bytes())
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
