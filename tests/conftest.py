@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -36,9 +37,14 @@ class Run:
         return data
 
 
-def run(*args: str, cwd: Path = ROOT) -> Run:
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Run:
     done = subprocess.run(
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, check=False
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     return Run(done.returncode, done.stdout, done.stderr)
 
@@ -55,9 +61,15 @@ def checker() -> Callable[..., Run]:
     return lambda *args: run("-m", "checker", *args)
 
 
+# A learner-file case needs its kata and a neighbour checked after it in the same run
+# (to prove the mess stays in its kata), not the whole course.
+CASE_KATAS = ("01_coroutines", "02_blocking")
+
+
 def make_submission(target: Path, learner_fixture: str) -> Path:
-    """A copy of solutions/ at `target` with kata 01's learner file replaced by a fixture."""
-    shutil.copytree(ROOT / "solutions", target)
+    """At `target`: kata 01's file from fixtures/learner/, kata 02's reference solution."""
+    for kata in CASE_KATAS:
+        shutil.copytree(ROOT / "solutions" / kata, target / kata)
     shutil.copyfile(
         FIXTURES / "learner" / f"{learner_fixture}.py", target / "01_coroutines" / "coroutines.py"
     )
@@ -66,11 +78,11 @@ def make_submission(target: Path, learner_fixture: str) -> Path:
 
 @pytest.fixture
 def submission(tmp_path: Path) -> Callable[[str], Path]:
-    """`submission("partial")`: solutions/ with kata 01's file from fixtures/learner/."""
+    """`submission("partial")`: kata 01's file from fixtures/learner/, kata 02 solved."""
     return lambda learner_fixture: make_submission(tmp_path / "submission", learner_fixture)
 
 
 @pytest.fixture(scope="session")
 def suite() -> SimpleNamespace:
     """The helpers above, for module-scoped fixtures that cannot take function fixtures."""
-    return SimpleNamespace(run=run, make_submission=make_submission)
+    return SimpleNamespace(run=run, make_submission=make_submission, case_katas=CASE_KATAS)

@@ -8,6 +8,13 @@ def test_plain_pytest_passes_on_solutions(python) -> None:
     assert done.returncode == 0, done.stdout[-3000:]
 
 
+def test_bare_pytest_runs_the_katas_not_the_suite(python) -> None:
+    done = python("-m", "pytest", "-q", "--co")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "katas/01_coroutines/test_coroutines.py::" in done.stdout
+    assert "tests/" not in done.stdout
+
+
 def test_plain_pytest_fails_on_the_stubs(python) -> None:
     done = python("-m", "pytest", "katas", "-q")
     assert done.returncode == 1, done.stdout[-3000:]
@@ -15,6 +22,8 @@ def test_plain_pytest_fails_on_the_stubs(python) -> None:
 
 
 def test_plain_pytest_accepts_a_submission_folder(python, submission) -> None:
-    done = python("-m", "pytest", "katas", f"--target={submission('partial')}", "-q")
+    folder = submission("partial")
+    done = python("-m", "pytest", "katas/01_coroutines", "katas/02_blocking", f"--target={folder}")
     assert done.returncode == 1
-    assert "2 failed" in done.stdout
+    assert "NotImplementedError: double_result" in done.stdout
+    assert " passed" in done.stdout  # kata 02, solved, still runs

@@ -66,11 +66,13 @@ def readme_command(marker: str) -> str:
 def test_readme_has_two_setup_commands() -> None:
     learner, tests = readme_command("learner-command"), readme_command("test-command")
     assert learner.endswith("python -m checker")
-    assert tests.endswith("python -m pytest")
+    assert tests.endswith("python -m pytest tests")
 
 
 def test_ci_runs_the_readme_test_command() -> None:
     done = subprocess.run(
         ["bash", ".ci/run", "--dry-run"], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert done.stdout.strip() == readme_command("test-command")
+    command, *interpreters = done.stdout.strip().splitlines()
+    assert command == readme_command("test-command")
+    assert interpreters[0].startswith("# 3.11: ")  # required; 3.12 and 3.13 when found

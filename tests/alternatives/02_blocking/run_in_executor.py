@@ -1,0 +1,18 @@
+"""Right answer: checksum uses loop.run_in_executor(None, ...), the older spelling of to_thread."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+async def brew(name: str, seconds: float) -> str:
+    """Wait `seconds` without blocking the event loop, then return "<name> ready"."""
+    await asyncio.sleep(seconds)
+    return f"{name} ready"
+
+
+async def checksum(data: bytes, slow_hash: Callable[[bytes], str]) -> str:
+    """Return `slow_hash(data)`, running the blocking `slow_hash` in a worker thread."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(None, slow_hash, data)

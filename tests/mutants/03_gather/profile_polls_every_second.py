@@ -1,0 +1,33 @@
+"""Mutant: fetch_profile starts two tasks and checks once a second whether both are done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+UserT = TypeVar("UserT")
+OrdersT = TypeVar("OrdersT")
+
+
+async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) -> list[T]:
+    """Call `fetch(id)` for every id, all at the same time, and return the results.
+
+    The results line up with `ids` (the first result is for ids[0], and so on), whatever
+    order the fetches finish in. No ids: return an empty list.
+    """
+    return await asyncio.gather(*(fetch(item_id) for item_id in ids))
+
+
+async def fetch_profile(
+    fetch_user: Callable[[int], Awaitable[UserT]],
+    fetch_orders: Callable[[int], Awaitable[OrdersT]],
+    user_id: int,
+) -> tuple[UserT, OrdersT]:
+    """Fetch the user and their orders at the same time, and return (user, orders)."""
+    user = asyncio.create_task(fetch_user(user_id))  # type: ignore[arg-type]
+    orders = asyncio.create_task(fetch_orders(user_id))  # type: ignore[arg-type]
+    while not (user.done() and orders.done()):
+        await asyncio.sleep(1)
+    return user.result(), orders.result()

@@ -1,0 +1,40 @@
+"""Mutant: wait_all checks once a second whether every download is done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+
+class Downloader:
+    """Starts downloads in the background and keeps track of them."""
+
+    def __init__(self, fetch: Callable[[str], Awaitable[bytes]]) -> None:
+        """Remember `fetch`, the coroutine function that downloads one url."""
+        self._fetch = fetch
+        self._tasks: list[asyncio.Task[bytes]] = []
+
+    def start(self, url: str) -> asyncio.Task[bytes]:
+        """Start downloading `url` in the background and return its task at once."""
+        task = asyncio.create_task(self._fetch(url))
+        self._tasks.append(task)
+        return task
+
+    @property
+    def running(self) -> int:
+        """How many started downloads have not finished yet."""
+        return sum(not task.done() for task in self._tasks)
+
+    async def wait_all(self) -> list[bytes]:
+        """Wait for every started download; return their results in start order."""
+        while self.running:
+            await asyncio.sleep(1)
+        return [task.result() for task in self._tasks]
+
+    async def cancel_all(self) -> int:
+        """Cancel every unfinished download, wait until they have stopped, return how many."""
+        pending = [task for task in self._tasks if not task.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        return len(pending)

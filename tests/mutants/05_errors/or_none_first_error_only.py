@@ -1,0 +1,36 @@
+"""Mutant: fetch_all_or_none cancels and waits properly but raises only the first error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+class NotFound(Exception):
+    """What `fetch(id)` raises when there is no item with that id. Leave it as it is."""
+
+
+async def fetch_settled(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) -> list:
+    results = await asyncio.gather(*(fetch(i) for i in ids), return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException) and not isinstance(result, Exception):
+            raise result
+    return results
+
+
+async def fetch_all_or_none(fetch, ids):
+    tasks = [asyncio.create_task(fetch(i)) for i in ids]
+    try:
+        return await asyncio.gather(*tasks)
+    except Exception:
+        for task in tasks:
+            task.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    errors = [r for r in results if isinstance(r, Exception)]
+    others = [e for e in errors if not isinstance(e, NotFound)]
+    if others:
+        raise others[0]
+    return None

@@ -1,0 +1,43 @@
+"""Mutant: releases the lock on a refused withdraw, but not when the store raises."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Protocol
+
+
+class Store(Protocol):
+    async def get(self, account: str) -> int: ...
+
+    async def set(self, account: str, balance: int) -> None: ...
+
+
+class InsufficientFunds(Exception):
+    """Raised by withdraw when the account holds less than the amount asked for."""
+
+
+class Bank:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def deposit(self, account: str, amount: int) -> int:
+        lock = self._locks[account]
+        await lock.acquire()
+        balance = await self._store.get(account) + amount
+        await self._store.set(account, balance)
+        lock.release()
+        return balance
+
+    async def withdraw(self, account: str, amount: int) -> int:
+        lock = self._locks[account]
+        await lock.acquire()
+        balance = await self._store.get(account)
+        if balance < amount:
+            lock.release()
+            raise InsufficientFunds(account)
+        balance -= amount
+        await self._store.set(account, balance)
+        lock.release()
+        return balance
