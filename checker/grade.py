@@ -226,6 +226,10 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
             "This test took longer than its time limit (a few seconds of real time) and was "
             "stopped. An endless loop, or code that blocks without ever awaiting?"
         )
+        if timed_out.file and timed_out.line:
+            result.message += (
+                f"\nIt was stopped at {Path(timed_out.file).name}, line {timed_out.line}."
+            )
     elif failed:
         result.status = TestStatus.FAILED if failed.when == "call" else TestStatus.ERROR
         result.message = failed.message

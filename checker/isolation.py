@@ -15,7 +15,7 @@ from collections.abc import Generator
 
 import pytest
 
-from checker import globalstate, leftovers, threads
+from checker import explain, globalstate, leftovers, target, threads
 
 _SNAPSHOT = pytest.StashKey[globalstate.Snapshot]()
 _HIDDEN = pytest.StashKey[int]()
@@ -30,13 +30,13 @@ class LeftBehind(AssertionError):
 def explain_garbage(found: list[str]) -> str:
     """Turn what the garbage collector complained about into advice."""
     first = found[0]
+    if "was never awaited" in first:
+        return explain.never_awaited(first, [str(p) for p in target.learner_files()])
     if "unclosed event loop" in first:
         advice = (
             "An event loop was created and never closed. `asyncio.run(...)` closes its loop "
             "for you; a loop or Runner you make yourself must be closed."
         )
-    elif "never awaited" in first:
-        advice = "A coroutine was created but never awaited: put `await` in front of the call."
     elif "unclosed" in first:
         advice = "Something was opened and never closed: use `with` (or `async with`)."
     elif "destroyed but it is pending" in first:
@@ -111,6 +111,11 @@ def _hidden_thread_still_running(before: int) -> bool:
             return True
         _sleep(0.01)
     return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # "coroutine ... was never awaited" then says where the coroutine was made.
+    sys.set_coroutine_origin_tracking_depth(explain.ORIGIN_DEPTH)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

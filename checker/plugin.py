@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import pdb
+import re
 import sys
 import threading
 from collections.abc import Generator
 
 import pytest
 
-from checker import target, threads
+from checker import explain, target, threads
 from checker.events import ENV_VAR, MEMORY_ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
 
 
@@ -50,7 +51,32 @@ def memory_limit_text() -> str:
 
 
 def plain_message(exc: BaseException) -> str:
-    """The learner-facing part of an exception: an assert's own message, not pytest's diff."""
+    """The learner-facing part of an exception: an assert's own message, not pytest's diff.
+
+    A classic asyncio mistake is explained in plain words, with Python's words below.
+    """
+    text = _raw_message(exc)
+    cause = _root_warning(exc)
+    files = [str(p) for p in target.learner_files()]
+    explained = explain.explain(type(cause).__name__, str(cause), files) if cause else None
+    explained = explained or explain.explain(type(exc).__name__, str(exc), files)
+    if explained and not isinstance(exc, AssertionError | pytest.fail.Exception):
+        said = f"{type(cause).__name__}: {cause}" if cause else text
+        said = re.sub(r"<function [^>]+>", "a function", said.splitlines()[0])
+        text = f"{explained}\n(Python said: {re.sub(r' at 0x[0-9a-f]+', '', said)})"
+    return cut(text.strip(), MESSAGE_LIMIT)
+
+
+def _root_warning(exc: BaseException) -> BaseException | None:
+    """The RuntimeWarning behind pytest's "unraisable exception" wrapper, if that is it."""
+    if isinstance(exc, BaseExceptionGroup):
+        return next((w for e in exc.exceptions if (w := _root_warning(e))), None)
+    if isinstance(exc, pytest.PytestUnraisableExceptionWarning):
+        return exc.__cause__
+    return None
+
+
+def _raw_message(exc: BaseException) -> str:
     text = str(exc)
     if isinstance(exc, MemoryError):
         return (
@@ -66,7 +92,7 @@ def plain_message(exc: BaseException) -> str:
         text = text.split("\nassert ", 1)[0]
     if not isinstance(exc, AssertionError | pytest.fail.Exception):
         text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-    return cut(text.strip(), MESSAGE_LIMIT)
+    return text
 
 
 def only_not_implemented(exc: BaseException) -> bool:
