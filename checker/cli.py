@@ -6,17 +6,15 @@ Exit codes: 0 when every kata checked passed, 1 when any did not, 2 for bad usag
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
-from checker.katas import Kata, KataError, discover, resolve, resolve_target, shown_path
-
-EXIT_OK, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
+from checker.commands import EXIT_USAGE
+from checker.katas import KataError, discover, resolve, resolve_target
 
 DESCRIPTION = """\
 Check your asynckata progress. With no command, runs every kata and shows its state,
 the tests passed, and the next kata to do, with its first failure and a hint.
+`watch` re-checks the current kata every time you save it.
 """
 EPILOG = """\
 KATA is a number (3, 03) or an id (03_gather).
@@ -67,115 +65,95 @@ def memory_size(text: str) -> int:
     return size
 
 
+KATA_HELP = "a number (3, 03) or an id (03_gather)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m checker",
-        usage=(
-            "%(prog)s [--target TARGET] [--json] "
-            "[check KATA [KATA ...] | hint KATA [N] | verify [KATA ...]]"
-        ),
+        usage="%(prog)s [options] [COMMAND ...]",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_common(parser, None)
+    parser.add_argument(
+        "--edit", action="store_true", help="open the next kata's file at its first problem"
+    )
     parser.set_defaults(command="status")
     sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
-    check = sub.add_parser("check", help="katas in full: every test, its message and its output")
-    check.add_argument(
-        "katas", nargs="+", metavar="KATA", help="a number (3, 03) or an id (03_gather)"
-    )
-    hint = sub.add_parser(
-        "hint", help="the Nth hint for a kata (1 = a nudge, last = nearly the answer)"
-    )
-    hint.add_argument("kata", help="a number (3, 03) or an id (03_gather)")
-    hint.add_argument("number", nargs="?", type=int, default=1, help="which hint (default 1)")
-    verify = sub.add_parser(
+
+    def command(name: str, help: str, usage: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, usage=f"%(prog)s {usage}".rstrip())
+
+    watch = command("watch", "re-check the current kata on every save (keys: h l n e r q)", "")
+    check = command("check", "katas in full: every test, its message and output", "KATA [KATA ...]")
+    check.add_argument("katas", nargs="+", metavar="KATA", help=KATA_HELP)
+    check.add_argument("--edit", action="store_true", help="open the file at its first problem")
+    hint = command("hint", "the next hint for a kata (or hint N: the Nth)", "KATA [N]")
+    hint.add_argument("kata", help=KATA_HELP)
+    hint.add_argument("number", nargs="?", type=int, help="which hint (default: the next one)")
+    command("list", "every kata: state, topic, hints used", "")
+    goto = command("goto", "make a kata the current one (watch and next-up follow it)", "KATA")
+    goto.add_argument("kata", help=KATA_HELP)
+    reset = command("reset", "put a kata's original stub back (yours is backed up)", "KATA | --all")
+    reset.add_argument("kata", nargs="?", help=KATA_HELP)
+    reset.add_argument("--all", action="store_true", help="every kata")
+    reset.add_argument("--yes", action="store_true", help="don't ask for confirmation")
+    solution = command("solution", "the reference solution, once your version passes", "KATA")
+    solution.add_argument("kata", help=KATA_HELP)
+    solution.add_argument("--spoil", action="store_true", help="show it even before you pass")
+    verify = command(
         "verify",
-        help="authoring check: solutions and kept right answers pass, stubs are not started, "
-        "mutants fail",
+        "authoring check: solutions and right answers pass, stubs not started, mutants fail",
+        "[KATA ...]",
     )
-    verify.add_argument(
-        "katas", nargs="*", metavar="KATA", help="only these katas (default: every kata)"
-    )
-    for p in (check, verify):
+    verify.add_argument("katas", nargs="*", metavar="KATA", help="only these (default: all)")
+    for p in (check, verify, watch):
         _add_common(p, argparse.SUPPRESS)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    from checker import commands
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         katas = discover()
-        if args.command == "hint":
-            return _hint(resolve(args.kata, katas), args.number)
         if args.command == "verify":
             from checker.verify import run_verify
 
             chosen = [resolve(arg, katas) for arg in args.katas] or katas
             return run_verify(chosen, as_json=args.json)
+        if args.command == "hint":
+            return commands.hint(resolve(args.kata, katas), args.number)
+        if args.command == "goto":
+            return commands.goto(resolve(args.kata, katas))
+        if args.command == "reset":
+            if args.all == bool(args.kata):
+                raise KataError("reset takes one KATA, or --all")
+            chosen = katas if args.all else [resolve(args.kata, katas)]
+            return commands.reset(chosen, assume_yes=args.yes)
+        if args.command == "solution":
+            return commands.solution(resolve(args.kata, katas), spoil=args.spoil)
         target = resolve_target(args.target)
+        options = commands.RunOptions(
+            target=target,
+            as_json=args.json,
+            memory_limit=args.memory_limit,
+            edit=getattr(args, "edit", False),
+        )
+        if args.command == "watch":
+            from checker.watch import watch
+
+            return watch(katas, options)
+        if args.command == "list":
+            return commands.list_katas(katas, options)
         chosen = [resolve(arg, katas) for arg in args.katas] if args.command == "check" else katas
     except KataError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    return _check(
-        chosen,
-        katas,
-        target,
-        detail=args.command == "check",
-        as_json=args.json,
-        memory_limit=args.memory_limit,
-    )
-
-
-def _check(
-    chosen: list[Kata],
-    katas: list[Kata],
-    target: Path,
-    *,
-    detail: bool,
-    as_json: bool,
-    memory_limit: int | None,
-) -> int:
-    from checker.results import Report
-    from checker.runner import MEMORY_LIMIT, check
-
-    report = Report(_target_name(target), check(chosen, target, memory_limit or MEMORY_LIMIT))
-    if as_json:
-        print(json.dumps(report.to_json(), indent=2))
-    else:
-        from checker import render
-        from checker.console import console
-
-        by_id = {k.id: k for k in katas}
-        if detail:
-            for result in report.katas:
-                console.print(render.format_kata(result, by_id[result.id]))
-        else:
-            console.print(render.format_report(report, by_id))
-    return EXIT_OK if report.all_passed else EXIT_NOT_PASSED
-
-
-def _hint(kata: Kata, number: int) -> int:
-    from checker import render
-    from checker.console import console
-
-    if not 1 <= number <= len(kata.hints):
-        print(
-            f"python -m checker: error: {kata.id} has hints 1 to {len(kata.hints)}", file=sys.stderr
-        )
-        return EXIT_USAGE
-    console.print(render.format_hint(kata, number))
-    return EXIT_OK
-
-
-def _target_name(target: Path) -> str:
-    from checker.katas import KATAS_DIR, SOLUTIONS_DIR
-
-    if target == KATAS_DIR:
-        return "katas"
-    if target == SOLUTIONS_DIR:
-        return "solutions"
-    return shown_path(target)
+    if args.command == "check":
+        return commands.check_in_full(chosen, katas, options)
+    return commands.status(katas, options)

@@ -226,6 +226,7 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
             "This test took longer than its time limit (a few seconds of real time) and was "
             "stopped. An endless loop, or code that blocks without ever awaiting?"
         )
+        result.line = timed_out.line
         if timed_out.file and timed_out.line:
             result.message += (
                 f"\nIt was stopped at {Path(timed_out.file).name}, line {timed_out.line}."
@@ -235,6 +236,7 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
         result.message = failed.message
         if failed.file and failed.line:
             result.message += f"\n(at {Path(failed.file).name}, line {failed.line})"
+            result.line = failed.line
         result.not_implemented = failed.not_implemented
     elif skipped and skipped.after:
         result.status = TestStatus.MISSING

@@ -27,6 +27,8 @@ TEST_STYLE: dict[TestStatus, tuple[str, str]] = {
     TestStatus.TIMEOUT: ("⧗", "magenta"),
     TestStatus.MISSING: ("?", "yellow"),
 }
+TODO_SYMBOL = ("·", "dim")  # a test that only met a TODO of the stub
+LEGEND = "✔ passed   ✘ failed   ! error   ⧗ timeout   ? did not run   · still a TODO"
 OUTPUT_SHOWN = 1000  # characters of a test's printed output in `check`
 
 # Every control character but newline and tab, shown as an escape instead of obeyed, so
@@ -74,6 +76,14 @@ def format_overview(report: Report) -> Table:
     return table
 
 
+def format_legend() -> Text:
+    return Text(LEGEND, style="dim")
+
+
+def test_symbol(test: TestResult) -> tuple[str, str]:
+    return TODO_SYMBOL if test.not_implemented else TEST_STYLE[test.status]
+
+
 def format_progress(report: Report) -> Table:
     grid = Table.grid(padding=(0, 1))
     grid.add_row(
@@ -94,12 +104,12 @@ def format_problem(result: KataResult) -> Text:
     test = result.first_problem()
     if test is None:
         return text
-    text.append(f"{TEST_STYLE[test.status][0]} {test.name}\n", style="bold")
+    text.append(f"{test_symbol(test)[0]} {test.name}\n", style="bold")
     text.append(format_test_message(test))
     return text
 
 
-def format_next_up(result: KataResult, kata: Kata) -> Panel:
+def format_next_up(result: KataResult, kata: Kata, hints_seen: int = 1) -> Panel:
     body = Text()
     body.append("Edit:   ", style="bold")
     body.append(f"{visible(result.file)}\n")
@@ -109,11 +119,10 @@ def format_next_up(result: KataResult, kata: Kata) -> Panel:
     if kata.hints:
         body.append("\n\nHint: ", style="bold yellow")
         body.append(kata.hints[0])
-    body.append(
-        f"\n\nMore: python -m checker check {kata.number:02d}   ·   "
-        f"python -m checker hint {kata.number:02d} 2",
-        style="dim",
-    )
+    more = f"\n\nMore: python -m checker check {kata.number:02d}"
+    if max(hints_seen, 1) < len(kata.hints):
+        more += f"   ·   next hint: python -m checker hint {kata.number:02d}"
+    body.append(more, style="dim")
     return Panel(
         body,
         title=f"Next up: {kata.number:02d} {kata.title}",
@@ -123,21 +132,31 @@ def format_next_up(result: KataResult, kata: Kata) -> Panel:
 
 
 def format_all_done(report: Report) -> Panel:
+    against = "" if report.target == "katas" else f" against {report.target}"
     return Panel(
-        Text(f"Every kata passes against {report.target}. Well done!", style="bold green"),
+        Text(f"Every kata passes{against}. Well done!", style="bold green"),
         border_style="green",
     )
 
 
-def format_report(report: Report, katas: dict[str, Kata]) -> Group:
-    parts: list[RenderableType] = [format_overview(report), format_progress(report)]
-    nxt = report.next_up()
-    parts.append(format_next_up(nxt, katas[nxt.id]) if nxt else format_all_done(report))
+def format_report(
+    report: Report, katas: dict[str, Kata], nxt: KataResult | None = None, hints_seen: int = 1
+) -> Group:
+    """The overview; `nxt` is the kata to show next (default: the first not passed)."""
+    parts: list[RenderableType] = [
+        format_overview(report),
+        format_legend(),
+        format_progress(report),
+    ]
+    nxt = nxt or report.next_up()
+    parts.append(format_next_up(nxt, katas[nxt.id], hints_seen) if nxt else format_all_done(report))
     return Group(*parts)
 
 
-def format_kata(result: KataResult, kata: Kata) -> Group:
-    """One kata in full: every test, its message and what it printed."""
+def format_kata(
+    result: KataResult, kata: Kata, hints_seen: int = 0, next_kata: Kata | None = None
+) -> Group:
+    """One kata in full: every test, each distinct message once, the hints asked for."""
     head = Text()
     head.append(f"{kata.number:02d} {kata.title}  ", style="bold")
     head.append_text(format_status(result.status))
@@ -151,42 +170,77 @@ def format_kata(result: KataResult, kata: Kata) -> Group:
         parts.append(
             Panel(format_problem(result), title="Problem", border_style="red", title_align="left")
         )
-    for test in result.tests:
-        parts.append(format_test(test))
-    if result.status is not KataStatus.PASSED and kata.hints:
-        hints = Text()
-        for i, hint in enumerate(kata.hints, 1):
-            hints.append(f"{i}. ", style="bold yellow")
-            hints.append(hint + ("\n" if i < len(kata.hints) else ""))
-        parts.append(
-            Panel(
-                hints,
-                title="Hints (nudge first, near-answer last)",
-                title_align="left",
-                border_style="yellow",
-            )
+    parts.extend(format_tests(result.tests))
+    if result.status is KataStatus.PASSED:
+        after = (
+            f"Next: python -m checker check {next_kata.number:02d} ({next_kata.title})"
+            if next_kata
+            else "That was the last kata."
         )
+        parts.append(Text(f"Passed. {after}", style="bold green"))
+    elif kata.hints:
+        parts.append(format_hints_seen(kata, hints_seen))
     return Group(*parts)
 
 
-def format_test(test: TestResult) -> RenderableType:
-    symbol, style = TEST_STYLE[test.status]
-    line = Text(f"{symbol} {test.name}", style=style)
-    if test.passed:
-        return line
+def format_tests(tests: list[TestResult]) -> list[RenderableType]:
+    """Passed tests as one line each; failures grouped so that each message shows once."""
+    order: list[TestResult | tuple[str, str, str]] = []
+    groups: dict[tuple[str, str, str], list[TestResult]] = {}
+    for test in tests:
+        if test.passed:
+            order.append(test)
+            continue
+        key = (format_test_message(test), test.output, test_symbol(test)[0])
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(test)
+    return [
+        Text(f"✔ {item.name}", style="green")
+        if isinstance(item, TestResult)
+        else format_test_group(groups[item])
+        for item in order
+    ]
+
+
+def format_test_group(tests: list[TestResult]) -> RenderableType:
+    """Tests that failed with the same message: the message once, every test named."""
+    test = tests[0]
+    symbol, style = test_symbol(test)
+    title = Text(f"{symbol} {test.name}", style=style)
+    if len(tests) > 1:
+        title.append(f"  (+{len(tests) - 1} more with the same message)", style="dim")
     body = Text(format_test_message(test))
+    if len(tests) > 1:
+        body.append("\n\nThe same for:\n", style="dim bold")
+        body.append("\n".join(f"{symbol} {t.name}" for t in tests[1:]), style="dim")
     if test.output.strip():
-        shown = (
-            test.output
-            if len(test.output) <= OUTPUT_SHOWN
-            else (
-                test.output[:OUTPUT_SHOWN]
-                + f"\n... ({len(test.output) - OUTPUT_SHOWN} more characters)"
-            )
-        )
+        shown = test.output
+        if len(shown) > OUTPUT_SHOWN:
+            more = len(shown) - OUTPUT_SHOWN
+            shown = shown[:OUTPUT_SHOWN] + f"\n... ({more} more characters)"
         body.append("\n\nIt printed:\n", style="dim bold")
         body.append(visible(shown), style="dim")
-    return Panel(body, title=line, title_align="left", border_style=style)
+    return Panel(body, title=title, title_align="left", border_style=style)
+
+
+def format_hints_seen(kata: Kata, seen: int) -> Panel:
+    """Only the hints the learner asked for, and how to get the next one."""
+    hints = Text()
+    for i, hint in enumerate(kata.hints[:seen], 1):
+        hints.append(f"{i}. ", style="bold yellow")
+        hints.append(hint + "\n")
+    total = len(kata.hints)
+    if seen < total:
+        first = "No hints asked for yet. " if seen == 0 else ""
+        hints.append(
+            f"{first}Hint {seen + 1} of {total}: python -m checker hint {kata.number:02d}",
+            style="dim",
+        )
+    else:
+        hints.append("That was the last hint.", style="dim")
+    return Panel(hints, title="Hints", title_align="left", border_style="yellow")
 
 
 def format_hint(kata: Kata, number: int) -> Panel:

@@ -33,6 +33,7 @@ class TestResult:
     output: str = ""
     duration: float = 0.0
     not_implemented: bool = False
+    line: int | None = None  # the learner-file line the failure points at, when known
 
     @property
     def passed(self) -> bool:

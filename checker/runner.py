@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,52 +52,63 @@ class RunOutcome:
         return bool(ends) and ends[-1].exitstatus not in (2, 3)  # interrupted, internal error
 
 
-def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> RunOutcome:
-    katas = list(katas)
-    paths = [str(p) for k in katas for p in k.test_files]
+@dataclass(frozen=True)
+class RunRequest:
+    """One pytest run: its arguments, environment, scratch cwd, files and time budget."""
+
+    args: list[str]
+    env: dict[str, str]
+    cwd: Path
+    events: Path
+    log: Path
+    budget: float
+
+
+def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) -> RunRequest:
+    events_path, log_path = tmp / "events.jsonl", tmp / "pytest.log"
+    scratch = tmp / "cwd"  # learner code's relative writes land here, not in the project
+    scratch.mkdir()
+    events_path.touch()
+    args = [
+        *(str(p) for k in katas for p in k.test_files),
+        f"--target={target}",  # one token: a bare path would move pytest's rootdir
+        "-p",
+        "checker.plugin",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        "--rootdir",
+        str(ROOT),
+        "--continue-on-collection-errors",
+        "--timeout",
+        str(TEST_TIMEOUT),
+        "--timeout-disable-debugger-detection",  # a breakpoint() must not stop timeouts
+        "-q",
+        "--no-header",
+        "--tb=short",
+    ]
+    env = {
+        ENV_VAR: str(events_path),
+        MEMORY_ENV_VAR: str(memory_limit),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # The checker imported from here; so must the test process, whatever its cwd.
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
+        ),
+    }
     budget = STARTUP_LIMIT + sum(k.test_count() for k in katas) * PER_TEST_BUDGET
+    return RunRequest(args, env, scratch, events_path, log_path, budget)
+
+
+def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> RunOutcome:
+    """One fresh `python -m pytest` process for `katas`."""
     with tempfile.TemporaryDirectory(prefix="asynckata-") as tmp:
-        events_path = Path(tmp) / "events.jsonl"
-        log_path = Path(tmp) / "pytest.log"
-        scratch = Path(tmp) / "cwd"  # learner code's relative writes land here, not in the project
-        scratch.mkdir()
-        events_path.touch()
-        cmd = [
-            sys.executable,
-            "-m",
-            "pytest",
-            *paths,
-            f"--target={target}",  # one token: a bare path would move pytest's rootdir
-            "-p",
-            "checker.plugin",
-            "-c",
-            str(ROOT / "pyproject.toml"),
-            "--rootdir",
-            str(ROOT),
-            "--continue-on-collection-errors",
-            "--timeout",
-            str(TEST_TIMEOUT),
-            "--timeout-disable-debugger-detection",  # a breakpoint() must not stop timeouts
-            "-q",
-            "--no-header",
-            "--tb=short",
-        ]
-        env = {
-            **os.environ,
-            ENV_VAR: str(events_path),
-            MEMORY_ENV_VAR: str(memory_limit),
-            "PYTHONDONTWRITEBYTECODE": "1",
-            # The checker imported from here; so must the test process, whatever its cwd.
-            "PYTHONPATH": os.pathsep.join(
-                p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
-            ),
-        }
+        request = make_request(list(katas), target, memory_limit, Path(tmp))
         reaper.enable()
-        with open(log_path, "wb") as log:
+        with open(request.log, "wb") as log:
             proc = subprocess.Popen(
-                cmd,
-                cwd=scratch,
-                env=env,
+                [sys.executable, "-m", "pytest", *request.args],
+                cwd=request.cwd,
+                env={**os.environ, **request.env},
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -105,14 +116,18 @@ def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_L
             )
             reaper.track(proc.pid)
             try:
-                killed = _watch(proc, events_path, budget)
+                killed = watch_process(proc.poll, lambda: _kill(proc), request)
             except BaseException:  # Ctrl-C: the child is in its own session, end it too
                 _kill(proc)
                 raise
             finally:
                 reaper.untrack(proc.pid)
                 reaper.sweep()
-        return RunOutcome(read_events(events_path), proc.returncode, killed, _tail(log_path))
+        return outcome_of(request, proc.returncode, killed)
+
+
+def outcome_of(request: RunRequest, returncode: int | None, killed: bool) -> RunOutcome:
+    return RunOutcome(read_events(request.events), returncode, killed, _tail(request.log))
 
 
 class _EventCounter:
@@ -144,17 +159,19 @@ class _EventCounter:
         return self.count > before
 
 
-def _watch(proc: subprocess.Popen[bytes], events_path: Path, budget: float) -> bool:
+def watch_process(
+    poll: Callable[[], int | None], kill: Callable[[], None], request: RunRequest
+) -> bool:
     """Wait for the process; kill its whole group once it stops making progress.
 
     Progress is a new complete event. Whatever happens, the process gets at most
-    `budget` seconds in all. Returns whether it had to be killed.
+    `request.budget` seconds in all. Returns whether it had to be killed.
     """
     started = last_change = time.monotonic()
     limit = STARTUP_LIMIT
     finished_at: float | None = None
-    events = _EventCounter(events_path)
-    while proc.poll() is None:
+    events = _EventCounter(request.events)
+    while poll() is None:
         time.sleep(POLL)
         now = time.monotonic()
         if events.poll():
@@ -162,12 +179,12 @@ def _watch(proc: subprocess.Popen[bytes], events_path: Path, budget: float) -> b
             if finished_at is None and events.finished:
                 finished_at = now
         if finished_at is not None and now - finished_at > EXIT_GRACE:
-            _kill(proc)  # the session is over; only the exit hung (a thread that never ends)
+            kill()  # the session is over; only the exit hung (a thread that never ends)
             return True
-        if now - last_change > limit or now - started > budget:
-            _kill(proc)
+        if now - last_change > limit or now - started > request.budget:
+            kill()
             return True
-    _kill(proc)  # leftovers of the learner's own subprocesses
+    kill()  # leftovers of the learner's own subprocesses
     return False
 
 
@@ -184,13 +201,25 @@ def _tail(path: Path, limit: int = 2000) -> str:
     return data[-limit:].decode(errors="replace")
 
 
-def check(katas: list[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> list[KataResult]:
-    """Grade every kata against `target`, in kata order."""
+Launcher = Callable[[list[Kata], Path, int], RunOutcome]
+
+
+def check(
+    katas: list[Kata],
+    target: Path,
+    memory_limit: int = MEMORY_LIMIT,
+    launch: Launcher | None = None,
+) -> list[KataResult]:
+    """Grade every kata against `target`, in kata order.
+
+    `launch` runs pytest once (default: a fresh process; watch mode forks a warm one).
+    """
+    launch = launch or run_pytest
     pins = Pins.take(katas)  # before any learner code runs
     results: dict[str, KataResult] = {}
     pending = list(katas)
     while pending:
-        outcome = run_pytest(pending, target, memory_limit)
+        outcome = launch(pending, target, memory_limit)
         culprit = find_culprit(outcome)
         if culprit is not None and not any(_belongs(k, culprit) for k in pending):
             culprit = None  # it names nothing we can leave out: isolate instead
