@@ -84,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
 
     def command(name: str, help: str, usage: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=help, usage=f"%(prog)s {usage}".rstrip())
+        prog = f"python -m checker {name}"
+        return sub.add_parser(name, help=help, prog=prog, usage=f"%(prog)s {usage}".rstrip())
 
     watch = command("watch", "re-check the current kata on every save (keys: h l n e r q)", "")
     check = command("check", "katas in full: every test, its message and output", "KATA [KATA ...]")

@@ -27,12 +27,12 @@ class ResetResult:
     backup: Path | None  # None: the file was already the original
 
 
-def original_stub(kata: Kata) -> bytes:
+def original_stub(kata: Kata, root: Path = ROOT) -> bytes:
     """The stub as the course ships it: the committed version of the learner file."""
-    rel = (kata.path / kata.file).relative_to(ROOT).as_posix()
+    rel = (kata.path / kata.file).relative_to(root).as_posix()
     try:
         done = subprocess.run(
-            ["git", "-C", str(ROOT), "show", f"HEAD:{rel}"],
+            ["git", "-C", str(root), "show", f"HEAD:{rel}"],
             capture_output=True,
             check=False,
             timeout=10,
@@ -47,10 +47,10 @@ def original_stub(kata: Kata) -> bytes:
     return done.stdout
 
 
-def reset(kata: Kata, now: datetime | None = None) -> ResetResult:
+def reset(kata: Kata, now: datetime | None = None, root: Path = ROOT) -> ResetResult:
     """Put the original stub back, keeping the learner's version as a timestamped backup."""
     file = kata.path / kata.file
-    stub = original_stub(kata)
+    stub = original_stub(kata, root)
     if file.is_file() and file.read_bytes() == stub:
         return ResetResult(file, None)
     backup = None

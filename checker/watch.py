@@ -91,11 +91,12 @@ class Event:
 
 
 def _watch_files(paths: list[Path], events: queue.Queue[Event], stop: threading.Event) -> None:
-    from watchfiles import watch
+    from watchfiles import PythonFilter, watch
 
     force_polling = bool(os.environ.get("ASYNCKATA_WATCH_POLL"))
     for changes in watch(
         *paths,
+        watch_filter=PythonFilter(),
         debounce=DEBOUNCE_MS,
         step=DEBOUNCE_MS,
         stop_event=stop,
@@ -242,8 +243,8 @@ class Watcher:
         self.show()
         events: queue.Queue[Event] = queue.Queue()
         stop = threading.Event()
-        files = [k.learner_file(self.options.target).parent for k in self.katas]
-        threading.Thread(target=_watch_files, args=(files, events, stop), daemon=True).start()
+        folders = [self.options.target]  # every kata's folder, whichever file is saved
+        threading.Thread(target=_watch_files, args=(folders, events, stop), daemon=True).start()
         threading.Thread(target=_read_keys, args=(events,), daemon=True).start()
         try:
             while True:

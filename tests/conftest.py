@@ -37,14 +37,18 @@ class Run:
         return data
 
 
-def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> Run:
+def run(
+    *args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, stdin: str | None = None
+) -> Run:
+    """Run this interpreter; progress goes nowhere unless `env` names a state file."""
     done = subprocess.run(
         [sys.executable, *args],
         cwd=cwd,
         capture_output=True,
         text=True,
         check=False,
-        env={**os.environ, **(env or {})},
+        input=stdin,
+        env={**os.environ, "ASYNCKATA_STATE": os.devnull, **(env or {})},
     )
     return Run(done.returncode, done.stdout, done.stderr)
 
