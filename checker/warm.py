@@ -69,7 +69,8 @@ def _child(request: dict[str, object]) -> None:
 
 def serve() -> None:
     from checker import reaper
-    from checker.runner import RunRequest, watch_process
+    from checker.runner import RunRequest
+    from checker.watchdog import watch_process
 
     reaper.enable()
     _warm_up()
