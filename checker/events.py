@@ -37,6 +37,7 @@ class Event:
     exitstatus: int | None = None
     output_size: int = 0  # characters printed, before `output` was cut
     after: str = ""  # a skipped test_report: the test of the same kata that timed out
+    timeline: list[list[object]] | None = None  # test_report: [name, start, end] per span
 
     def to_line(self) -> bytes:
         data = {k: v for k, v in asdict(self).items() if v not in ("", None, False, 0.0)}

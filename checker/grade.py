@@ -12,7 +12,7 @@ from pathlib import Path
 
 from checker.events import Event
 from checker.katas import Kata, shown_path
-from checker.results import KataResult, KataStatus, TestResult, TestStatus
+from checker.results import KataResult, KataStatus, Span, TestResult, TestStatus
 
 OUTPUT_FLOOD = 1_000_000  # characters a passing test may print before it counts as failed
 THREAD_LEFT = "thread left running"  # a Crash cause: the plugin stopped the process
@@ -214,6 +214,7 @@ def _from_reports(name: str, reports: list[Event]) -> TestResult:
     printed = max((r.output_size for r in reports), default=0)
     duration = sum(r.duration for r in reports)
     result = TestResult(name, TestStatus.PASSED, output=output, duration=duration)
+    result.timeline = next((_spans(r.timeline) for r in reports if r.timeline), [])
     timed_out = next((r for r in reports if r.timeout), None)
     call, setup = by_when.get("call"), by_when.get("setup")
     failed = next(
@@ -267,10 +268,20 @@ def spec_changed(result: KataResult, files: list[str]) -> None:
     result.line = None
     result.message = (
         f"{', '.join(files)} changed while the tests ran, so this result cannot be trusted. "
-        "Tests are the spec: no code may write to them, and the checker put the file back as "
-        "it was. Look for code that writes files, with a relative path or next to __file__ "
-        "(in this kata, or in one checked before it)."
+        "Tests are the spec: no code may write to them. The checker put the file back as it "
+        "was and kept the changed one beside it (.changed-TIME). Look for code that writes "
+        "files, with a relative path or next to __file__ (in this kata or one before it)."
     )
+
+
+def _spans(rows: list[list[object]] | None) -> list[Span]:
+    spans = []
+    for row in rows or []:
+        name, start, end = [*row, None, None, None][:3]
+        if isinstance(start, int | float):
+            stop = float(end) if isinstance(end, int | float) else None
+            spans.append(Span(str(name), float(start), stop))
+    return spans
 
 
 def _kata_status(tests: list[TestResult]) -> KataStatus:

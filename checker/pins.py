@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from checker.katas import KATAS_DIR, Kata, shown_path
@@ -41,17 +42,30 @@ class Pins:
         return pins
 
     def changed(self) -> dict[str, list[str]]:
-        """Kata id -> the spec files that differ now, each put back as it was pinned."""
+        """Kata id -> the spec files that differ now, each put back as it was pinned.
+
+        The changed version is kept beside it (`NAME.changed-TIME`), so that nothing is
+        lost when it was a person, not learner code, who edited the file meanwhile.
+        """
         found: dict[str, list[str]] = {}
         restored: set[Path] = set()
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         for kata_id, files in self.files.items():
             for pinned in files:
                 if pinned.path in restored or _digest(pinned.path) != pinned.digest:
                     if pinned.path not in restored:
+                        _keep_changed(pinned.path, stamp)
                         pinned.path.write_bytes(pinned.data)
                         restored.add(pinned.path)
                     found.setdefault(kata_id, []).append(shown_path(pinned.path))
         return found
+
+
+def _keep_changed(path: Path, stamp: str) -> None:
+    try:
+        path.with_name(f"{path.name}.changed-{stamp}").write_bytes(path.read_bytes())
+    except OSError:
+        pass
 
 
 def _pin(path: Path) -> PinnedFile:

@@ -19,6 +19,8 @@ import pytest
 from checker import explain, target, threads
 from checker.events import ENV_VAR, MEMORY_ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
 
+TIMELINE_LIMIT = 60  # spans kept per test
+
 
 class BreakpointLeft(AssertionError):
     """Learner code reached a breakpoint() that nobody is there to answer."""
@@ -181,6 +183,9 @@ class EventWriter:
             event.timeout = "Timeout" in str(exc) and "pytest-timeout" in str(exc)
             event.not_implemented = only_not_implemented(exc)
             event.file, event.line = _learner_frame(call.excinfo)
+        for key, value in report.user_properties:
+            if key == "timeline" and isinstance(value, list):
+                event.timeline = [list(row) for row in value][:TIMELINE_LIMIT]
         output = "".join(content for _, content in report.sections if content)
         event.output, event.output_size = cut(output, OUTPUT_LIMIT), len(output)
         if event.timeout:

@@ -7,6 +7,15 @@ from enum import StrEnum
 from typing import Any
 
 
+@dataclass(frozen=True)
+class Span:
+    """One call in a test's timeline, in event-loop seconds from the first start."""
+
+    name: str
+    start: float
+    end: float | None  # None: still running when the test ended
+
+
 class TestStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
@@ -34,6 +43,7 @@ class TestResult:
     duration: float = 0.0
     not_implemented: bool = False
     line: int | None = None  # the learner-file line the failure points at, when known
+    timeline: list[Span] = field(default_factory=list)  # what ran when, if the test drew it
 
     @property
     def passed(self) -> bool:

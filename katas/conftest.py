@@ -12,7 +12,8 @@ import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -75,6 +76,7 @@ def _no_blocking_calls() -> Iterator[None]:
 def _no_leaked_threads() -> Iterator[None]:
     before = _learner_threads()
     yield
+
     def busy() -> list[threading.Thread]:
         return [t for t in _learner_threads() - before if t.is_alive()]
 
@@ -135,3 +137,47 @@ def deadline() -> Callable[[float, str], AbstractAsyncContextManager[None]]:
             ) from None
 
     return _deadline
+
+
+@dataclass
+class Span:
+    name: str
+    start: float
+    end: float | None = None
+
+
+class Timeline:
+    """What ran when, in event-loop time: fakes wrap each call in `with timeline.span(...)`.
+
+    The checker draws it (`python -m checker check N --timeline`, and on failures) next
+    to what the reference solution does, so "one after another" is seen at a glance.
+    """
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+
+    @contextmanager
+    def span(self, name: str) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        span = Span(name, loop.time())
+        self.spans.append(span)
+        try:
+            yield
+        finally:
+            span.end = loop.time()
+
+    def rows(self) -> list[tuple[str, float, float | None]]:
+        """(name, start, end) relative to the first start; end None: never finished."""
+        if not self.spans:
+            return []
+        zero = min(s.start for s in self.spans)
+        return [
+            (s.name, s.start - zero, None if s.end is None else s.end - zero) for s in self.spans
+        ]
+
+
+@pytest.fixture
+def timeline(request: pytest.FixtureRequest) -> Iterator[Timeline]:
+    recorded = Timeline()
+    yield recorded
+    request.node.user_properties.append(("timeline", recorded.rows()))
