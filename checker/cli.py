@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = command("check", "katas in full: every test, its message and output", "KATA [KATA ...]")
     check.add_argument("katas", nargs="+", metavar="KATA", help=KATA_HELP)
     check.add_argument("--edit", action="store_true", help="open the file at its first problem")
+    check.add_argument(
+        "--timeline",
+        action="store_true",
+        help="draw what ran when in every test, next to what a correct version does",
+    )
     hint = command("hint", "the next hint for a kata (or hint N: the Nth)", "KATA [N]")
     hint.add_argument("kata", help=KATA_HELP)
     hint.add_argument("number", nargs="?", type=int, help="which hint (default: the next one)")
@@ -144,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             as_json=args.json,
             memory_limit=args.memory_limit,
             edit=getattr(args, "edit", False),
+            timeline=getattr(args, "timeline", False),
         )
         if args.command == "watch":
             from checker.watch import watch

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from checker.katas import KATAS_DIR, SOLUTIONS_DIR, Kata, shown_path
 from checker.progress import Progress
-from checker.results import KataResult, KataStatus, Report
+from checker.results import KataResult, KataStatus, Report, Span
 
 EXIT_OK, EXIT_NOT_PASSED, EXIT_USAGE = 0, 1, 2
 
@@ -23,6 +23,7 @@ class RunOptions:
     as_json: bool = False
     memory_limit: int | None = None
     edit: bool = False
+    timeline: bool = False  # check: draw every timeline next to the reference solution's
 
     @property
     def own_katas(self) -> bool:
@@ -85,7 +86,7 @@ def status(katas: list[Kata], options: RunOptions) -> int:
 
 
 def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) -> int:
-    from checker import render
+    from checker import render_kata
     from checker.console import console
 
     report = run_report(chosen, options)
@@ -95,12 +96,13 @@ def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) ->
     progress = Progress.load() if options.own_katas else Progress()
     record_passes(report, progress)
     by_id = {k.id: k for k in katas}
+    references = reference_timelines(chosen) if options.timeline else {}
     for result in report.katas:
         later = [k for k in katas if k.number > result.number]
         seen = progress.hints_seen(result.id)
-        console.print(
-            render.format_kata(result, by_id[result.id], seen, later[0] if later else None)
-        )
+        reference = references.get(result.id, {}) if options.timeline else None
+        nxt = later[0] if later else None
+        console.print(render_kata.format_kata(result, by_id[result.id], seen, nxt, reference))
     if options.own_katas:
         progress.save()
     if options.edit:
@@ -108,6 +110,12 @@ def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) ->
         if first is not None:
             edit(first, by_id[first.id], options.target)
     return exit_code(report)
+
+
+def reference_timelines(chosen: list[Kata]) -> dict[str, dict[str, list[Span]]]:
+    """Kata id -> test name -> what the reference solution's run drew."""
+    report = run_report(chosen, RunOptions(SOLUTIONS_DIR))
+    return {r.id: {t.name: t.timeline for t in r.tests if t.timeline} for r in report.katas}
 
 
 def exit_code(report: Report) -> int:
@@ -125,7 +133,7 @@ def edit(result: KataResult, kata: Kata, target: Path) -> None:
 
 
 def hint(kata: Kata, number: int | None) -> int:
-    from checker import render
+    from checker import render_kata
     from checker.console import console
 
     progress = Progress.load()
@@ -136,7 +144,7 @@ def hint(kata: Kata, number: int | None) -> int:
         return EXIT_USAGE
     progress.saw_hint(kata.id, number)
     progress.save()
-    console.print(render.format_hint(kata, number))
+    console.print(render_kata.format_hint(kata, number))
     return EXIT_OK
 
 

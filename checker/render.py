@@ -11,7 +11,14 @@ from rich.table import Table
 from rich.text import Text
 
 from checker.katas import Kata, shown_path
-from checker.results import Finding, KataResult, KataStatus, Report, TestResult, TestStatus
+from checker.results import (
+    Finding,
+    KataResult,
+    KataStatus,
+    Report,
+    TestResult,
+    TestStatus,
+)
 
 KATA_STYLE: dict[KataStatus, tuple[str, str]] = {
     KataStatus.PASSED: ("✔ passed", "green"),
@@ -114,7 +121,7 @@ def format_next_up(result: KataResult, kata: Kata, hints_seen: int = 1) -> Panel
     body.append("Edit:   ", style="bold")
     body.append(f"{visible(result.file)}\n")
     body.append("Lesson: ", style="bold")
-    body.append(f"{_rel(kata)}/README.md\n\n")
+    body.append(f"{lesson_path(kata)}/README.md\n\n")
     body.append_text(format_problem(result))
     if kata.hints:
         body.append("\n\nHint: ", style="bold yellow")
@@ -153,112 +160,7 @@ def format_report(
     return Group(*parts)
 
 
-def format_kata(
-    result: KataResult, kata: Kata, hints_seen: int = 0, next_kata: Kata | None = None
-) -> Group:
-    """One kata in full: every test, each distinct message once, the hints asked for."""
-    head = Text()
-    head.append(f"{kata.number:02d} {kata.title}  ", style="bold")
-    head.append_text(format_status(result.status))
-    head.append(f"   {result.passed_count}/{len(result.tests)} tests\n", style="dim")
-    head.append(
-        f"Edit: {visible(result.file)}   Lesson: {_rel(kata)}/README.md   Docs: {kata.docs}",
-        style="dim",
-    )
-    parts: list[RenderableType] = [head]
-    if result.message:
-        parts.append(
-            Panel(format_problem(result), title="Problem", border_style="red", title_align="left")
-        )
-    parts.extend(format_tests(result.tests))
-    if result.status is KataStatus.PASSED:
-        after = (
-            f"Next: python -m checker check {next_kata.number:02d} ({next_kata.title})"
-            if next_kata
-            else "That was the last kata."
-        )
-        parts.append(Text(f"Passed. {after}", style="bold green"))
-    elif kata.hints:
-        parts.append(format_hints_seen(kata, hints_seen))
-    return Group(*parts)
-
-
-def format_tests(tests: list[TestResult]) -> list[RenderableType]:
-    """Passed tests as one line each; failures grouped so that each message shows once."""
-    order: list[TestResult | tuple[str, str, str]] = []
-    groups: dict[tuple[str, str, str], list[TestResult]] = {}
-    for test in tests:
-        if test.passed:
-            order.append(test)
-            continue
-        key = (format_test_message(test), test.output, test_symbol(test)[0])
-        if key not in groups:
-            groups[key] = []
-            order.append(key)
-        groups[key].append(test)
-    return [
-        Text(f"✔ {item.name}", style="green")
-        if isinstance(item, TestResult)
-        else format_test_group(groups[item])
-        for item in order
-    ]
-
-
-def format_test_group(tests: list[TestResult]) -> RenderableType:
-    """Tests that failed with the same message: the message once, every test named."""
-    test = tests[0]
-    symbol, style = test_symbol(test)
-    title = Text(f"{symbol} {test.name}", style=style)
-    if len(tests) > 1:
-        title.append(f"  (+{len(tests) - 1} more with the same message)", style="dim")
-    body = Text(format_test_message(test))
-    if len(tests) > 1:
-        body.append("\n\nThe same for:\n", style="dim bold")
-        body.append("\n".join(f"{symbol} {t.name}" for t in tests[1:]), style="dim")
-    if test.output.strip():
-        shown = test.output
-        if len(shown) > OUTPUT_SHOWN:
-            more = len(shown) - OUTPUT_SHOWN
-            shown = shown[:OUTPUT_SHOWN] + f"\n... ({more} more characters)"
-        body.append("\n\nIt printed:\n", style="dim bold")
-        body.append(visible(shown), style="dim")
-    return Panel(body, title=title, title_align="left", border_style=style)
-
-
-def format_hints_seen(kata: Kata, seen: int) -> Panel:
-    """Only the hints the learner asked for, and how to get the next one."""
-    hints = Text()
-    for i, hint in enumerate(kata.hints[:seen], 1):
-        hints.append(f"{i}. ", style="bold yellow")
-        hints.append(hint + "\n")
-    total = len(kata.hints)
-    if seen < total:
-        first = "No hints asked for yet. " if seen == 0 else ""
-        hints.append(
-            f"{first}Hint {seen + 1} of {total}: python -m checker hint {kata.number:02d}",
-            style="dim",
-        )
-    else:
-        hints.append("That was the last hint.", style="dim")
-    return Panel(hints, title="Hints", title_align="left", border_style="yellow")
-
-
-def format_hint(kata: Kata, number: int) -> Panel:
-    total = len(kata.hints)
-    text = Text(kata.hints[number - 1])
-    if number < total:
-        text.append(
-            f"\n\nStill stuck? python -m checker hint {kata.number:02d} {number + 1}", style="dim"
-        )
-    return Panel(
-        text,
-        title=f"{kata.number:02d} {kata.title} · hint {number} of {total}",
-        title_align="left",
-        border_style="yellow",
-    )
-
-
-def _rel(kata: Kata) -> str:
+def lesson_path(kata: Kata) -> str:
     return shown_path(kata.path)
 
 

@@ -160,7 +160,7 @@ class Watcher:
         self.current = self.by_id[nxt.id] if nxt else None
 
     def show(self, note: str = "") -> None:
-        from checker import render, views
+        from checker import render_kata, views
         from checker.console import console
 
         console.clear()
@@ -171,7 +171,7 @@ class Watcher:
         else:
             kata = self.current
             seen = self.progress.hints_seen(kata.id)
-            console.print(render.format_kata(self.results[kata.id], kata, seen))
+            console.print(render_kata.format_kata(self.results[kata.id], kata, seen))
         if note:
             console.print(note, style="yellow")
         console.print(
@@ -205,7 +205,7 @@ class Watcher:
 
     def handle_key(self, key: str) -> tuple[bool, str]:
         """Returns (keep going, note to show)."""
-        from checker import render, views
+        from checker import render_kata, views
         from checker.console import console
 
         if key in ("q", "\x03", "\x04"):
@@ -220,7 +220,7 @@ class Watcher:
             self.progress.saw_hint(kata.id, number)
             self.progress.save() if self.options.own_katas else None
             self.show()
-            console.print(render.format_hint(kata, number))
+            console.print(render_kata.format_hint(kata, number))
             return True, "\x00"  # already shown
         if key == "l":
             self.show()
