@@ -3,13 +3,11 @@ AsyncExitStack in Session, explicit aclose in first_match."""
 
 from __future__ import annotations
 
-import asyncio
+import itertools
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import aclosing, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from types import TracebackType
 from typing import Any, Protocol
-import itertools
-from contextlib import AsyncExitStack
 
 
 class Connection(Protocol):

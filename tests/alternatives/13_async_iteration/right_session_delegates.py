@@ -3,7 +3,6 @@ uses a Session; first_match uses anext."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing, asynccontextmanager
 from types import TracebackType
