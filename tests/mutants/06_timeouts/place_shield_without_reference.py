@@ -1,0 +1,47 @@
+"""Mutant: place shields a bare coroutine and keeps no reference to the task shield creates."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Protocol
+
+
+class Connection(Protocol):
+    async def fetch(self, url: str) -> bytes: ...
+
+
+class Pool(Protocol):
+    async def acquire(self) -> Connection: ...
+
+    async def release(self, conn: Connection) -> None: ...
+
+
+async def fetch_with_retries(fetch, url, *, attempt_timeout, attempts):
+    for _ in range(attempts):
+        try:
+            async with asyncio.timeout(attempt_timeout):
+                return await fetch(url)
+        except TimeoutError:
+            continue
+    raise TimeoutError(url)
+
+
+async def download(pool, url, *, time_limit):
+    async with asyncio.timeout(time_limit):
+        conn = await pool.acquire()
+        try:
+            return await conn.fetch(url)
+        finally:
+            await pool.release(conn)
+
+
+class OrderService:
+    def __init__(self, save):
+        self._save = save
+
+    async def place(self, order, *, time_limit):
+        async with asyncio.timeout(time_limit):
+            return await asyncio.shield(self._save(order))
+
+    async def drain(self):
+        await asyncio.sleep(0)
