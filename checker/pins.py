@@ -41,11 +41,12 @@ class Pins:
             pins.files[kata.id] = [_pin(p) for p in kata.test_files] + shared
         return pins
 
-    def changed(self) -> dict[str, list[str]]:
+    def changed(self, restore: bool = True) -> dict[str, list[str]]:
         """Kata id -> the spec files that differ now, each put back as it was pinned.
 
         The changed version is kept beside it (`NAME.changed-TIME`), so that nothing is
         lost when it was a person, not learner code, who edited the file meanwhile.
+        `restore=False` (verify, where authors edit tests while it runs) only reports.
         """
         found: dict[str, list[str]] = {}
         restored: set[Path] = set()
@@ -53,7 +54,7 @@ class Pins:
         for kata_id, files in self.files.items():
             for pinned in files:
                 if pinned.path in restored or _digest(pinned.path) != pinned.digest:
-                    if pinned.path not in restored:
+                    if restore and pinned.path not in restored:
                         _keep_changed(pinned.path, stamp)
                         pinned.path.write_bytes(pinned.data)
                         restored.add(pinned.path)

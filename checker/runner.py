@@ -146,6 +146,7 @@ def check(
     target: Path,
     memory_limit: int = MEMORY_LIMIT,
     launch: Launcher | None = None,
+    restore_spec: bool = True,
 ) -> list[KataResult]:
     """Grade every kata against `target`, in kata order.
 
@@ -178,7 +179,7 @@ def check(
                 results[kata.id] = result
             still = []
         pending = still
-    for kata_id, files in pins.changed().items():
+    for kata_id, files in pins.changed(restore=restore_spec).items():
         spec_changed(results[kata_id], files)
     return [results[k.id] for k in katas]
 

@@ -138,18 +138,22 @@ def run_checks(katas: list[Kata]) -> list[Finding]:
 
     def solutions() -> list[Finding]:
         files = {k.id: k.learner_file(SOLUTIONS_DIR) for k in katas}
-        return _expect(check(katas, SOLUTIONS_DIR), files, str(KataStatus.PASSED))
+        return _expect(
+            check(katas, SOLUTIONS_DIR, restore_spec=False), files, str(KataStatus.PASSED)
+        )
 
     def stubs() -> list[Finding]:
         files = {k.id: k.learner_file(KATAS_DIR) for k in katas}
-        return _expect(check(katas, KATAS_DIR), files, str(KataStatus.NOT_STARTED))
+        return _expect(
+            check(katas, KATAS_DIR, restore_spec=False), files, str(KataStatus.NOT_STARTED)
+        )
 
     def batch(files: dict[Kata, Path], want: str) -> list[Finding]:
         with tempfile.TemporaryDirectory(prefix="asynckata-verify-") as tmp:
             for kata, file in files.items():
                 (Path(tmp) / kata.id).mkdir()
                 shutil.copyfile(file, kata.learner_file(Path(tmp)))
-            results = check(list(files), Path(tmp))
+            results = check(list(files), Path(tmp), restore_spec=False)
         return _expect(results, {k.id: f for k, f in files.items()}, want)
 
     with ThreadPoolExecutor(max_workers=2) as pool:
