@@ -1,0 +1,52 @@
+"""Mutant: the RateLimiter's semaphore is a class attribute made on first use, so all
+limiters share the first one's slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+async def map_limited(
+    fetch: Callable[[K], Awaitable[T]], items: Sequence[K], limit: int
+) -> list[T | Exception]:
+    """Call `fetch(item)` for every item, with at most `limit` calls running at any moment.
+
+    Keep every slot busy: whenever a call finishes, the next waiting item starts at once,
+    so `limit` calls are running for as long as there are items left to start.
+
+    The results line up with `items` (the first result is for items[0], and so on). A
+    fetch that raises an exception does not stop the others: the exception object takes
+    its place in the list, and its slot goes to the next item. Every call of map_limited
+    has its own limit: calls running at the same time do not share slots. No items:
+    return an empty list.
+    If the caller cancels map_limited, the running calls are cancelled and have stopped
+    before the cancellation reaches the caller, and no new ones start.
+    """
+    slots = asyncio.Semaphore(limit)
+
+    async def one(item: K) -> T:
+        async with slots:
+            return await fetch(item)
+
+    return await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
+
+
+class RateLimiter:
+    """Lets at most `per_second` acquires through in any one second."""
+
+    _shared: asyncio.Semaphore | None = None
+
+    def __init__(self, per_second: int) -> None:
+        if RateLimiter._shared is None:
+            RateLimiter._shared = asyncio.Semaphore(per_second)
+        self._slots = RateLimiter._shared
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+        asyncio.get_running_loop().call_later(1, self._slots.release)
