@@ -1,0 +1,66 @@
+"""Right answer: one _update helper taking a function, explicit acquire with try/finally release."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Protocol
+
+
+class Store(Protocol):
+    """Where the balances live: slow, so every call has to be awaited."""
+
+    async def get(self, account: str) -> int:
+        """The balance of `account` (0 for an account it has never seen)."""
+        ...
+
+    async def set(self, account: str, balance: int) -> None:
+        """Write a new balance for `account`."""
+        ...
+
+
+class InsufficientFunds(Exception):
+    """Raised by withdraw when the account holds less than the amount asked for."""
+
+
+class Bank:
+    """Deposits and withdrawals on accounts whose balances live in a slow `Store`.
+
+    Operations on the same account happen one at a time, so no update is ever lost.
+    Operations on different accounts don't wait for each other, and neither do two Banks.
+    Each operation reads the balance once and writes it at most once. An operation that
+    fails or is cancelled never leaves its account locked: the next one goes ahead.
+    """
+
+    def __init__(self, store: Store) -> None:
+        """Remember the store this bank keeps its balances in."""
+        self._store = store
+        self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    async def deposit(self, account: str, amount: int) -> int:
+        """Add `amount` to the balance of `account`; return the new balance."""
+        return await self._update(account, lambda balance: balance + amount)
+
+    async def withdraw(self, account: str, amount: int) -> int:
+        """Take `amount` out of `account`; return the new balance.
+
+        If the balance is less than `amount`, raise InsufficientFunds and change nothing.
+        """
+
+        def take(balance: int) -> int:
+            if balance < amount:
+                raise InsufficientFunds(f"{account} has {balance}, needs {amount}")
+            return balance - amount
+
+        return await self._update(account, take)
+
+    async def _update(self, account: str, change: Callable[[int], int]) -> int:
+        lock = self._locks[account]
+        await lock.acquire()
+        try:
+            new_balance = change(await self._store.get(account))
+            await self._store.set(account, new_balance)
+            return new_balance
+        finally:
+            lock.release()
