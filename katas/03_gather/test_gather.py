@@ -15,7 +15,8 @@ class FakeApi:
     """A fake slow service that records how it was called.
 
     It keeps every call it got, a timeline of starts and finishes, and the largest
-    number of calls that were running at the same moment.
+    number of calls that were running at the same moment. A cancelled call takes a few
+    turns of the event loop to clean up, like a real connection being closed.
     """
 
     def __init__(self) -> None:
@@ -31,6 +32,11 @@ class FakeApi:
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
             await asyncio.sleep(seconds)
+        except asyncio.CancelledError:
+            self.timeline.append(f"cancel {name}")
+            for _ in range(3):  # closing the connection takes a few turns
+                await asyncio.sleep(0)
+            raise
         finally:
             self.in_flight -= 1
         self.timeline.append(f"finish {name}")
@@ -52,15 +58,28 @@ def make_fetch(delays: dict[int, float], broken: int | None = None):
     return fetch, api
 
 
-def make_profile_fetches():
-    """fetch_user(id) takes 3 seconds, fetch_orders(id) 2: the orders arrive first."""
+class ProfileDown(Exception):
+    """What a failing fake profile fetch raises."""
+
+
+def make_profile_fetches(user_seconds: float = 3, orders_seconds: float = 2, broken: str = ""):
+    """fetch_user(id) takes 3 seconds, fetch_orders(id) 2: the orders arrive first.
+
+    `broken` names the one ("user" or "orders") that raises ProfileDown at its end.
+    """
     api = FakeApi()
 
     async def fetch_user(user_id: int) -> str:
-        return await api.call(f"fetch_user({user_id})", 3, f"user {user_id}")
+        user = await api.call(f"fetch_user({user_id})", user_seconds, f"user {user_id}")
+        if broken == "user":
+            raise ProfileDown(f"no user {user_id}")
+        return user
 
     async def fetch_orders(user_id: int) -> list[str]:
-        return await api.call(f"fetch_orders({user_id})", 2, [f"order {user_id}-1"])
+        orders = await api.call(f"fetch_orders({user_id})", orders_seconds, [f"order {user_id}-1"])
+        if broken == "orders":
+            raise ProfileDown(f"no orders for {user_id}")
+        return orders
 
     return fetch_user, fetch_orders, api
 
@@ -91,8 +110,40 @@ async def check_finished(result: object, call: str) -> None:
     )
 
 
+def check_fetched(api: FakeApi, call: str) -> None:
+    """Fail with a clear message if the learner's code never called the fake at all."""
+    if not api.calls:
+        pytest.fail(
+            f"{call} never called fetch this time. Did it hand back results kept from an "
+            "earlier call? Every call must fetch again: the data may have changed."
+        )
+
+
 def timeline(api: FakeApi) -> str:
     return ", ".join(api.timeline) or "nothing was called"
+
+
+def check_ids_untouched(ids: object, given: list[int]) -> None:
+    assert list(ids) == given, (  # type: ignore[call-overload]
+        f"fetch_all changed the list of ids it was given: it was {given}, now it is "
+        f"{list(ids)}. The caller still needs that list; read it, don't sort or "
+        "change it."
+    )
+
+
+def first_difference(result: object, expected: list[str]) -> str:
+    """Describe where a long result first differs from what was expected."""
+    if not isinstance(result, list | tuple):
+        return repr(result)
+    if len(result) != len(expected):
+        return f"{len(result)} results for {len(expected)} ids"
+    i = next(i for i, (got, want) in enumerate(zip(result, expected, strict=True)) if got != want)
+    return f"{result[i]!r} at position {i}, where {expected[i]!r} belongs"
+
+
+async def wait_until_done(task: asyncio.Task[Any]) -> None:
+    """Wait until `task` has ended, whether it returned, raised or was cancelled."""
+    await asyncio.wait([task])
 
 
 async def test_fetch_all_returns_results_in_the_order_of_ids(deadline) -> None:
@@ -116,6 +167,7 @@ async def test_fetch_all_runs_every_fetch_at_once(deadline) -> None:
     async with deadline(60, "fetch_all(fetch, [1, 2, 3])"):
         result = await fetch_all(fetch, [1, 2, 3])
     await check_finished(result, "fetch_all")
+    check_fetched(api, "fetch_all")
     assert api.peak_in_flight <= 3, (
         f"{api.peak_in_flight} fetches were running at once for just 3 ids, so some ids were "
         f"fetched more than once. What happened: {timeline(api)}. Call fetch once per id."
@@ -129,10 +181,11 @@ async def test_fetch_all_runs_every_fetch_at_once(deadline) -> None:
 
 
 async def test_fetch_all_takes_as_long_as_the_slowest_fetch(looptime, deadline) -> None:
-    fetch, _ = make_fetch({1: 3, 2: 1, 3: 2})
+    fetch, api = make_fetch({1: 3, 2: 1, 3: 2})
     async with deadline(60, "fetch_all(fetch, [1, 2, 3])"):
         result = await fetch_all(fetch, [1, 2, 3])
     await check_finished(result, "fetch_all")
+    check_fetched(api, "fetch_all")
     assert looptime == 3, (
         f"fetch_all took {float(looptime)} seconds of event-loop time. The fetches take 3, 1 "
         "and 2 seconds: run together they are all done after 3 seconds (the slowest one). "
@@ -159,16 +212,18 @@ async def test_fetch_all_fetches_each_id_exactly_once(deadline) -> None:
 async def test_fetch_all_handles_many_ids_in_any_order(looptime, deadline) -> None:
     delays = {1: 4, 2: 9, 3: 1, 4: 7, 5: 2, 6: 10, 7: 3, 8: 8, 9: 5, 10: 6}
     ids = [6, 2, 9, 1, 10, 4, 7, 3, 8, 5]
+    given = list(ids)
+    expected = [f"item {item_id}" for item_id in ids]
     fetch, api = make_fetch(delays)
     async with deadline(60, f"fetch_all(fetch, {ids})"):
         result = await fetch_all(fetch, ids)
     await check_finished(result, "fetch_all")
-    expected = [f"item {item_id}" for item_id in ids]
+    check_ids_untouched(ids, given)
     assert result == expected, (
         f"With ids {ids}, fetch_all returned {result!r}; expected {expected!r}: "
         "one result per id, in the order of ids (not the order the fetches finish in)."
     )
-    assert Counter(api.calls) == Counter(f"fetch({item_id})" for item_id in ids), (
+    assert Counter(api.calls) == Counter(f"fetch({item_id})" for item_id in given), (
         f"With 10 ids, fetch_all made these calls: {api.calls}; expected one per id."
     )
     assert api.peak_in_flight == 10, (
@@ -178,6 +233,128 @@ async def test_fetch_all_handles_many_ids_in_any_order(looptime, deadline) -> No
     assert looptime == 10, (
         f"fetch_all took {float(looptime)} seconds for 10 fetches whose slowest takes 10 "
         "(and that add up to 55). All at once, it should take exactly 10."
+    )
+
+
+async def test_fetch_all_runs_a_big_batch_all_at_once(looptime, deadline) -> None:
+    # 50 ids, given as a tuple; fetch(id) takes between 0.25 and 3.25 seconds.
+    ids = tuple(range(100, 150))
+    delays = {item_id: 0.25 * (1 + item_id * 7 % 13) for item_id in ids}
+    slowest = max(delays.values())
+    expected = [f"item {item_id}" for item_id in ids]
+    fetch, api = make_fetch(delays)
+    async with deadline(300, "fetch_all(fetch, <50 ids in a tuple>)"):
+        result = await fetch_all(fetch, ids)
+    await check_finished(result, "fetch_all")
+    assert result == expected, (
+        f"With 50 ids (100 to 149, in a tuple), fetch_all returned "
+        f"{first_difference(result, expected)}. "
+        "Expected one result per id, in the order of ids: ['item 100', 'item 101', ...]."
+    )
+    assert Counter(api.calls) == Counter(f"fetch({item_id})" for item_id in ids), (
+        f"With 50 ids, fetch_all made {len(api.calls)} calls; expected one per id."
+    )
+    assert api.peak_in_flight == 50, (
+        f"Only {api.peak_in_flight} of the 50 fetches ran at the same time; all 50 should. "
+        "Don't await them one by one, cap how many run at once, or split the ids into "
+        "batches: gather starts everything you give it."
+    )
+    assert looptime == slowest, (
+        f"fetch_all took {float(looptime)} seconds for 50 fetches whose slowest takes "
+        f"{slowest}. All at once, it should take exactly that: "
+        "await them together, not in steps or rounds."
+    )
+
+
+async def test_fetch_all_keeps_duplicate_ids(looptime, deadline) -> None:
+    ids = [3, 1, 3, 2, 1]
+    given = list(ids)
+    expected = ["item 3", "item 1", "item 3", "item 2", "item 1"]
+    fetch, api = make_fetch({1: 1.5, 2: 0.5, 3: 1})
+    async with deadline(60, f"fetch_all(fetch, {ids})"):
+        result = await fetch_all(fetch, ids)
+    await check_finished(result, "fetch_all")
+    check_ids_untouched(ids, given)
+    assert result == expected, (
+        f"fetch_all(fetch, {given}) returned {result!r}; expected {expected!r}: one result "
+        "for every id in the list, repeated ids included, in the order of ids."
+    )
+    calls = Counter(api.calls)
+    assert all(1 <= calls[f"fetch({i})"] <= given.count(i) for i in set(given)), (
+        f"fetch_all(fetch, {given}) made these calls: {api.calls}. Call fetch for the ids "
+        "in the list (at most once per entry), nothing else."
+    )
+    assert looptime == 1.5, (
+        f"fetch_all took {float(looptime)} seconds; the slowest fetch takes 1.5, so all at "
+        "once it should take exactly 1.5."
+    )
+
+
+async def test_fetch_all_waits_only_for_its_own_fetches(looptime, deadline) -> None:
+    fetch, api = make_fetch({1: 2, 2: 1})
+    # Someone else's task shares the event loop; it has nothing to do with fetch_all.
+    bystander = asyncio.create_task(asyncio.sleep(30), name="someone else's task")
+    try:
+        async with deadline(60, "fetch_all(fetch, [1, 2])"):
+            result = await fetch_all(fetch, [1, 2])
+        took = float(looptime)
+        bystander_cancelled = bystander.cancelled()
+    finally:
+        bystander.cancel()
+        await wait_until_done(bystander)
+    await check_finished(result, "fetch_all")
+    check_fetched(api, "fetch_all")
+    assert result == ["item 1", "item 2"], (
+        f"fetch_all(fetch, [1, 2]) returned {result!r}; expected ['item 1', 'item 2']."
+    )
+    assert took == 2, (
+        f"fetch_all took {took} seconds; its fetches take 2 and 1 seconds, so all at once it "
+        "should take exactly 2. "
+        + (
+            "Another, unrelated task was running on the event loop (it ends at 30 seconds): "
+            "wait for your own fetches only, not for every task on the loop "
+            "(asyncio.all_tasks())."
+            if took >= 30
+            else "Start both fetches, then await them together."
+        )
+    )
+    assert not bystander_cancelled, (
+        "fetch_all cancelled another task on the event loop, one that was not its own. "
+        "Only touch the fetches you started: other code shares the loop."
+    )
+
+
+async def test_fetch_all_stops_every_fetch_when_it_is_cancelled(looptime, deadline) -> None:
+    fetch, api = make_fetch({1: 5, 2: 9, 3: 7})
+    task = asyncio.create_task(fetch_all(fetch, [1, 2, 3]))
+    await asyncio.sleep(1)  # the fetches are under way
+    if task.done():
+        result = await task  # raises fetch_all's own error, if it had one
+        await check_finished(result, "fetch_all")
+        check_fetched(api, "fetch_all")
+        pytest.fail(
+            f"fetch_all returned {result!r} within 1 second, though its fetches take 5, 9 "
+            "and 7 seconds. It should wait for them."
+        )
+    task.cancel()
+    async with deadline(60, "fetch_all(fetch, [1, 2, 3]) after it was cancelled"):
+        await wait_until_done(task)
+    if not task.cancelled():
+        result = await task  # raises fetch_all's own error, if it had one
+        await check_finished(result, "fetch_all")
+        pytest.fail(
+            f"fetch_all was cancelled after 1 second, but it went on and returned {result!r}. "
+            "Let CancelledError through (don't catch it), so the caller knows it stopped."
+        )
+    assert api.in_flight == 0, (
+        f"fetch_all was cancelled after 1 second and ended, but {api.in_flight} of its "
+        f"fetches were still running: {timeline(api)}. When fetch_all is cancelled, every "
+        "fetch it started must be cancelled too, and have stopped before fetch_all ends. "
+        "gather and TaskGroup do that for the calls they wait for; tasks awaited one by "
+        "one, or asyncio.wait, do not."
+    )
+    assert looptime == 1, (
+        f"fetch_all was cancelled at 1 second but only ended at {float(looptime)}."
     )
 
 
@@ -191,6 +368,13 @@ async def test_fetch_all_of_no_ids_is_an_empty_list(deadline) -> None:
         "so it should return an empty list []."
     )
     assert api.calls == [], f"With no ids, fetch_all should not call fetch; it made {api.calls}."
+    async with deadline(60, "fetch_all(fetch, ())"):
+        result = await fetch_all(fetch, ())
+    await check_finished(result, "fetch_all")
+    assert result == [] and isinstance(result, list), (
+        f"fetch_all(fetch, ()) returned {result!r}; an empty tuple of ids means nothing to "
+        "fetch too, so it should return an empty list []."
+    )
 
 
 async def test_fetch_all_lets_a_failing_fetch_raise(deadline) -> None:
@@ -244,4 +428,44 @@ async def test_fetch_profile_runs_both_fetches_at_once(looptime, deadline) -> No
         f"fetch_profile took {float(looptime)} seconds of event-loop time. fetch_user takes 3 "
         "and fetch_orders 2: together they are done after 3 seconds, the slower one; one "
         "after another they take 5."
+    )
+
+
+async def test_fetch_profile_takes_as_long_as_the_slower_fetch(looptime, deadline) -> None:
+    fetch_user, fetch_orders, _ = make_profile_fetches(user_seconds=1.25, orders_seconds=0.5)
+    async with deadline(60, "fetch_profile(fetch_user, fetch_orders, 8)"):
+        result = await fetch_profile(fetch_user, fetch_orders, 8)
+    await check_finished(result, "fetch_profile")
+    assert result == ("user 8", ["order 8-1"]), (
+        f"fetch_profile(..., 8) returned {result!r}; expected ('user 8', ['order 8-1'])."
+    )
+    assert looptime == 1.25, (
+        f"fetch_profile took {float(looptime)} seconds of event-loop time. fetch_user takes "
+        "1.25 and fetch_orders 0.5: together they are done after exactly 1.25 seconds. "
+        "Await both together, not in steps."
+    )
+
+
+@pytest.mark.parametrize("broken", ["user", "orders"])
+async def test_fetch_profile_lets_a_failing_fetch_raise(broken: str, deadline) -> None:
+    fetch_user, fetch_orders, _ = make_profile_fetches(broken=broken)
+    failing = "fetch_user" if broken == "user" else "fetch_orders"
+    raised: list[BaseException] = []
+    result = None
+    try:
+        async with deadline(60, f"fetch_profile(...) with a failing {failing}"):
+            result = await fetch_profile(fetch_user, fetch_orders, 7)
+    except* ProfileDown as group:  # the error itself, or inside an ExceptionGroup
+        raised.extend(group.exceptions)
+    await asyncio.sleep(3)  # let a fetch that is still running finish before the test ends
+    if not raised:
+        await check_finished(result, "fetch_profile")
+    assert raised, (
+        f"{failing}(7) raised ProfileDown, but fetch_profile returned {result!r} instead of "
+        "raising it. Without both parts there is no profile: let the error reach the caller. "
+        "Don't catch it, don't return it in place of a value, and don't pass "
+        "return_exceptions=True to asyncio.gather."
+    )
+    assert all(isinstance(e, ProfileDown) for e in raised), (
+        f"fetch_profile raised {raised!r}; expected the ProfileDown error of {failing}."
     )

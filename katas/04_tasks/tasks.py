@@ -28,7 +28,7 @@ class Downloader:
     async def wait_all(self) -> list[bytes]:
         """Wait for every started download; return their results in start order.
 
-        If a download failed, its error is raised here.
+        If a download failed, its error is raised here; the other downloads carry on.
         """
         # TODO: await all the tasks at once; asyncio.gather keeps their order.
         raise NotImplementedError("Downloader.wait_all")

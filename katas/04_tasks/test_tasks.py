@@ -19,12 +19,23 @@ class FakeFetch:
     """A fake download: each url takes its own number of (virtual) seconds.
 
     It writes down which downloads started, finished or were cancelled,
-    and how many ran at the same time.
+    and how many ran at the same time. A cancelled download takes a few turns of the
+    event loop to clean up (`cleanup_turns`, 3 unless given), and maybe some seconds too
+    (`cleanup_seconds`), like a real connection being closed; it counts as cancelled once
+    that is done.
     """
 
-    def __init__(self, delays: dict[str, float], failing: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        delays: dict[str, float],
+        failing: frozenset[str] = frozenset(),
+        cleanup_turns: dict[str, int] | None = None,
+        cleanup_seconds: dict[str, float] | None = None,
+    ) -> None:
         self.delays = delays
         self.failing = failing
+        self.cleanup_turns = cleanup_turns or {}
+        self.cleanup_seconds = cleanup_seconds or {}
         self.started: list[str] = []
         self.finished: list[str] = []
         self.cancelled: list[str] = []
@@ -38,6 +49,10 @@ class FakeFetch:
         try:
             await asyncio.sleep(self.delays[url])
         except asyncio.CancelledError:
+            for _ in range(self.cleanup_turns.get(url, 3)):  # closing the connection
+                await asyncio.sleep(0)
+            if url in self.cleanup_seconds:
+                await asyncio.sleep(self.cleanup_seconds[url])
             self.cancelled.append(url)
             raise
         finally:
@@ -93,6 +108,11 @@ async def test_started_downloads_run_concurrently(looptime, deadline) -> None:
     assert results == [b"<a>", b"<b>", b"<c>"], (
         f"wait_all() returned {results!r}; expected the three results [b'<a>', b'<b>', b'<c>']."
     )
+    assert len(fetch.started) == 3, (
+        f"Three downloads were started, but fetch was called {len(fetch.started)} times: "
+        f"{fetch.started}. Each url should be downloaded once, by the task start() created; "
+        "wait_all should await those tasks, not call fetch again."
+    )
     assert fetch.peak == 3, (
         f"At most {fetch.peak} download(s) ran at the same time; all three should. Every "
         "start() should create a task right away, so they all run side by side."
@@ -122,9 +142,10 @@ async def test_running_counts_unfinished_downloads(deadline) -> None:
     )
     async with deadline(60, "wait_all()"):
         await downloader.wait_all()
-    await asyncio.sleep(0)  # let done-callbacks (`add_done_callback`) run
     assert downloader.running == 0, (
-        f"After wait_all() every download has finished, but running is {downloader.running}."
+        f"wait_all() has returned, so every download has finished, but running is "
+        f"{downloader.running}. Count what is not done right now (`task.done()`), not a "
+        "record that done-callbacks update a turn later."
     )
 
 
@@ -165,10 +186,10 @@ async def test_wait_all_includes_downloads_that_already_finished(looptime, deadl
 
 
 async def test_wait_all_raises_the_error_of_a_failed_download(deadline) -> None:
-    fetch = FakeFetch({"a": 1, "broken": 3, "c": 2}, failing=frozenset({"broken"}))
+    # "broken" fails after 3 seconds; "a" is done by then, "c" still has 2 seconds to go.
+    fetch = FakeFetch({"a": 1, "broken": 3, "c": 5}, failing=frozenset({"broken"}))
     downloader = Downloader(fetch)
-    for url in ("a", "broken", "c"):
-        downloader.start(url)
+    *_, c = (downloader.start(url) for url in ("a", "broken", "c"))
     errors: list[DownloadError] = []
     try:
         async with deadline(60, "wait_all()"):
@@ -184,10 +205,24 @@ async def test_wait_all_raises_the_error_of_a_failed_download(deadline) -> None:
     assert [str(e) for e in errors] == ["broken"], (
         f"wait_all() raised {errors!r}; expected the error of the 'broken' download."
     )
+    async with deadline(60, "the download of 'c', after wait_all() raised"):
+        await asyncio.wait([c])
+    assert not c.cancelled() and c.result() == b"<c>", (
+        "When 'broken' failed, wait_all() also cancelled 'c', a download that was still "
+        "going. wait_all only collects results: one failed download must not stop the "
+        "others (they belong to whoever started them). Await the tasks with "
+        "`asyncio.gather(*tasks)`, which leaves them running, not in a TaskGroup."
+    )
 
 
 async def test_cancel_all_waits_until_tasks_are_cancelled(looptime, deadline) -> None:
-    fetch = FakeFetch({"quick": 1, "slow": 5, "slower": 9})
+    # Once cancelled, "slow" takes 1 turn of the loop to clean up; "slower" takes 6 turns
+    # and then 1.5 seconds more.
+    fetch = FakeFetch(
+        {"quick": 1, "slow": 5, "slower": 9},
+        cleanup_turns={"slow": 1, "slower": 6},
+        cleanup_seconds={"slower": 1.5},
+    )
     downloader = Downloader(fetch)
     quick, slow, slower = (downloader.start(url) for url in ("quick", "slow", "slower"))
     await asyncio.sleep(2)  # "quick" has finished; "slow" and "slower" are still downloading
@@ -201,10 +236,13 @@ async def test_cancel_all_waits_until_tasks_are_cancelled(looptime, deadline) ->
             "`asyncio.gather(*tasks, return_exceptions=True)` so it stays inside cancel_all()."
         )
     assert slow.done() and slower.done(), (
-        "cancel_all() returned while the cancelled downloads were still running. "
-        "`task.cancel()` only asks a task to stop; the task stops the next time it runs. "
-        "Await the cancelled tasks (e.g. `asyncio.gather(*tasks, return_exceptions=True)`) "
-        "so they have really finished before cancel_all() returns."
+        "cancel_all() returned while the cancelled downloads were still running "
+        f"({'slow and slower' if not slow.done() else 'slower'} still cleaning up). "
+        "`task.cancel()` only asks a task to stop; the task gets CancelledError the next time "
+        "it runs and may need more turns of the loop, or seconds, to clean up. Await every "
+        "cancelled task until it is done (e.g. `asyncio.gather(*tasks, return_exceptions=True)`"
+        "), rather than waiting a turn or a fixed time, or stopping at the first "
+        "CancelledError."
     )
     assert sorted(fetch.cancelled) == ["slow", "slower"], (
         f"The downloads that saw CancelledError were {fetch.cancelled!r}; expected "
@@ -220,13 +258,90 @@ async def test_cancel_all_waits_until_tasks_are_cancelled(looptime, deadline) ->
         f"cancel_all() returned {count!r}; it cancelled 2 downloads ('quick' had already "
         "finished), so it should return 2."
     )
-    await asyncio.sleep(0)  # let done-callbacks (`add_done_callback`) run
     assert downloader.running == 0, (
-        f"After cancel_all() nothing should be running, but running is {downloader.running}."
+        f"cancel_all() has returned and every download has stopped, but running is "
+        f"{downloader.running}. running should count the tasks that are not done "
+        "(`task.done()`) right now: not every task ever started, and not a set that "
+        "done-callbacks empty only a turn later."
     )
-    assert looptime == 2, (
-        f"cancel_all() returned at {float(looptime)} seconds; it was called at 2. Cancelling "
-        "should stop the downloads at once, not wait for them to finish on their own."
+    assert looptime == 3.5, (
+        f"cancel_all() returned at {float(looptime)} seconds. It was called at 2, and 'slower' "
+        "needs 1.5 seconds to clean up after it is cancelled, so it should return at 3.5: as "
+        "soon as the cancelled downloads have stopped, without waiting for them to finish on "
+        "their own."
+    )
+
+
+async def test_cancel_all_twice_cancels_only_once(deadline) -> None:
+    fetch = FakeFetch({"a": 5, "b": 9})
+    downloader = Downloader(fetch)
+    downloads = [downloader.start("a"), downloader.start("b")]
+    await asyncio.sleep(1)
+    async with deadline(60, "the first cancel_all()"):
+        first = await downloader.cancel_all()
+    assert first == 2, f"The first cancel_all() returned {first!r}; it cancelled 2 downloads."
+    assert all(task.done() for task in downloads), (
+        "cancel_all() returned while the cancelled downloads were still cleaning up. Await "
+        "the cancelled tasks until they are done before returning."
+    )
+    assert downloader.running == 0, (
+        f"cancel_all() has returned and every download has stopped, but running is "
+        f"{downloader.running}. running should count the tasks that are not done "
+        "(`task.done()`) right now: not every task ever started, and not a set that "
+        "done-callbacks empty only a turn later."
+    )
+    async with deadline(60, "the second cancel_all()"):
+        second = await downloader.cancel_all()
+    assert second == 0, (
+        f"cancel_all() was called a second time, with nothing left running, and returned "
+        f"{second!r}. Those downloads were already cancelled by the first call; count only "
+        "the tasks this call found unfinished and cancelled."
+    )
+    assert sorted(fetch.cancelled) == ["a", "b"], (
+        f"The downloads that saw CancelledError were {fetch.cancelled!r}; expected 'a' and "
+        "'b', once each."
+    )
+
+
+async def test_cancelling_the_caller_of_cancel_all_cancels_it(looptime, deadline) -> None:
+    # Once cancelled, each download takes 5 turns of the loop to clean up.
+    fetch = FakeFetch({"a": 5, "b": 9}, cleanup_turns={"a": 5, "b": 5})
+    downloader = Downloader(fetch)
+    downloads = [downloader.start("a"), downloader.start("b")]
+    await asyncio.sleep(1)
+    caller = asyncio.create_task(downloader.cancel_all())
+    try:
+        for _ in range(2):  # cancel_all is now waiting for the downloads to clean up
+            await asyncio.sleep(0)
+        if caller.done():
+            result = await caller  # raises cancel_all's own error, if it had one
+            pytest.fail(
+                f"cancel_all() returned {result!r} while the downloads it cancelled were still "
+                "cleaning up. Await the cancelled tasks until they are done before returning."
+            )
+        caller.cancel()  # ... and whoever called it is cancelled in turn, e.g. at shutdown
+        async with deadline(60, "cancel_all() after its caller was cancelled"):
+            await asyncio.wait([caller])
+            await asyncio.wait(downloads)
+    except asyncio.CancelledError:
+        pytest.fail(
+            "cancel_all() cancelled the test's own task, which is not one of its downloads. "
+            "Cancel only the tasks your Downloader started: other code shares the loop."
+        )
+    if not caller.cancelled():
+        result = await caller  # raises cancel_all's own error, if it had one
+        pytest.fail(
+            "The task running cancel_all() was itself cancelled while it waited for the "
+            f"downloads to stop, but cancel_all() swallowed that and returned {result!r}. "
+            "Catching CancelledError around `await task` also catches the one meant for "
+            "cancel_all. Let it through: `asyncio.gather(*tasks, return_exceptions=True)` "
+            "keeps the downloads' CancelledError but still raises the caller's own."
+        )
+    assert all(task.cancelled() for task in downloads), (
+        "cancel_all() should still have cancelled both downloads."
+    )
+    assert looptime == 1, (
+        f"Everything was cancelled at 1 second, but it only ended at {float(looptime)}."
     )
 
 
@@ -236,7 +351,6 @@ async def test_cancel_all_with_nothing_running_returns_zero(deadline) -> None:
     task = downloader.start("a")
     async with deadline(60, "wait_all()"):
         await downloader.wait_all()
-    await asyncio.sleep(0)  # let done-callbacks (`add_done_callback`) run
     async with deadline(60, "cancel_all() with nothing running"):
         count = await downloader.cancel_all()
     assert count == 0, (
@@ -271,3 +385,94 @@ async def test_a_started_download_survives_garbage_collection(deadline) -> None:
     async with deadline(60, "wait_all()"):
         results = await downloader.wait_all()
     assert results == [b"a"], f"wait_all() returned {results!r}; expected [b'a']."
+
+
+async def test_wait_all_with_nothing_started_returns_an_empty_list(looptime, deadline) -> None:
+    downloader = Downloader(FakeFetch({}))
+    async with deadline(60, "wait_all() before any start()"):
+        results = await downloader.wait_all()
+    assert results == [], (
+        f"wait_all() before anything was started returned {results!r}; expected [], at once."
+    )
+    assert looptime == 0, f"wait_all() with nothing to wait for took {float(looptime)} seconds."
+
+
+async def test_the_same_url_can_be_downloaded_twice(looptime, deadline) -> None:
+    fetch = FakeFetch({"a": 1.5, "b": 0.25})
+    downloader = Downloader(fetch)
+    first = downloader.start("a")
+    downloader.start("b")
+    second = downloader.start("a")
+    assert first is not second, "start('a') twice should start two downloads, two tasks."
+    assert downloader.running == 3, (
+        f"start('a'), start('b') and start('a') again: 3 downloads are running, but running "
+        f"is {downloader.running}. Every start() is a download of its own, even for the same "
+        "url: keep every task, not one per url."
+    )
+    async with deadline(60, "wait_all()"):
+        results = await downloader.wait_all()
+    assert results == [b"<a>", b"<b>", b"<a>"], (
+        f"wait_all() returned {results!r}; expected [b'<a>', b'<b>', b'<a>']: one result "
+        "per start(), in start order, the same url included twice."
+    )
+    assert looptime == 1.5, (
+        f"Downloads of 1.5, 0.25 and 1.5 seconds took {float(looptime)} seconds together; "
+        "side by side they take exactly 1.5. Wait for the tasks themselves, not in steps."
+    )
+
+
+async def test_many_downloads_run_at_once(looptime, deadline) -> None:
+    urls = [f"file{i}" for i in range(50)]
+    delays = {url: 0.25 * (1 + i * 7 % 13) for i, url in enumerate(urls)}
+    slowest = max(delays.values())
+    fetch = FakeFetch(delays)
+    downloader = Downloader(fetch)
+    for url in urls:
+        downloader.start(url)
+    assert downloader.running == 50, (
+        f"50 downloads were started, but running is {downloader.running}."
+    )
+    async with deadline(60, "wait_all() for 50 downloads"):
+        results = await downloader.wait_all()
+    assert results == [f"<{url}>".encode() for url in urls], (
+        "With 50 downloads, wait_all() did not return their 50 results in start order."
+    )
+    assert len(fetch.started) == 50, (
+        f"50 downloads were started, but fetch was called {len(fetch.started)} times. Each "
+        "url should be downloaded once, by the task start() created."
+    )
+    assert fetch.peak == 50, (
+        f"Only {fetch.peak} of the 50 downloads ran at the same time; all 50 should. Don't "
+        "cap how many run at once: every start() starts its download right away."
+    )
+    assert looptime == slowest, (
+        f"50 downloads, the slowest taking {slowest} seconds, took {float(looptime)} seconds "
+        f"in all. Side by side they take exactly {slowest}: await the tasks, not in steps."
+    )
+
+
+async def test_other_tasks_on_the_loop_are_not_the_downloaders(looptime, deadline) -> None:
+    # Someone else's task shares the event loop; it has nothing to do with the downloader.
+    bystander = asyncio.create_task(asyncio.sleep(30), name="someone else's task")
+    try:
+        fetch = FakeFetch({"a": 1, "b": 5})
+        downloader = Downloader(fetch)
+        downloader.start("a")
+        downloader.start("b")
+        await asyncio.sleep(0)
+        assert downloader.running == 2, (
+            f"Two downloads are running, but running is {downloader.running}. Another, "
+            "unrelated task is running on the event loop too; count your own tasks only, not "
+            "every task on the loop (asyncio.all_tasks())."
+        )
+        await asyncio.sleep(2)  # "a" has finished
+        async with deadline(60, "cancel_all()"):
+            count = await downloader.cancel_all()
+        assert not bystander.cancelled(), (
+            "cancel_all() cancelled a task on the event loop that was not one of its "
+            "downloads. Cancel only the tasks your Downloader started."
+        )
+        assert count == 1, f"cancel_all() cancelled one download ('b'), but returned {count!r}."
+    finally:
+        bystander.cancel()
+        await asyncio.wait([bystander])

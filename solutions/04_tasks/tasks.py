@@ -26,11 +26,17 @@ class Downloader:
         return sum(not task.done() for task in self._tasks)
 
     async def wait_all(self) -> list[bytes]:
-        """Wait for every started download; return their results in start order."""
+        """Wait for every started download; return their results in start order.
+
+        If a download failed, its error is raised here; the other downloads carry on.
+        """
         return await asyncio.gather(*self._tasks)
 
     async def cancel_all(self) -> int:
-        """Cancel every unfinished download, wait until they have stopped, return how many."""
+        """Cancel every unfinished download, wait until they have stopped, return how many.
+
+        Downloads that already finished are left alone.
+        """
         pending = [task for task in self._tasks if not task.done()]
         for task in pending:
             task.cancel()

@@ -1,4 +1,6 @@
-"""Right answer: greet waits on a future that loop.call_later completes; double_result wraps fetch() in a task and awaits that."""
+"""Right answer: greet waits on a future that loop.call_later completes; double_result wraps
+fetch() in a task and awaits that.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
-"""Right answer: checksum starts its own thread, which hands the result (or the error) to an asyncio future with call_soon_threadsafe; brew waits on a call_later timer."""
+"""Right answer: checksum starts its own thread, which hands the result (or the error) to an
+asyncio future with call_soon_threadsafe; brew waits on a call_later timer.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import threading
+from collections.abc import Callable
 
 
 async def brew(name: str, seconds: float) -> str:

@@ -1,11 +1,12 @@
-"""Right answer: checksum runs slow_hash on a module-level ThreadPoolExecutor shared across calls, through loop.run_in_executor."""
+"""Right answer: checksum runs slow_hash on a module-level ThreadPoolExecutor shared across calls,
+through loop.run_in_executor.
+"""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-
 
 POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hashing")
 

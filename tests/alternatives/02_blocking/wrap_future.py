@@ -1,4 +1,6 @@
-"""Right answer: checksum submits to a short-lived ThreadPoolExecutor and awaits asyncio.wrap_future; brew waits with asyncio.wait_for on an event that never comes."""
+"""Right answer: checksum submits to a short-lived ThreadPoolExecutor and awaits
+asyncio.wrap_future; brew waits with asyncio.wait_for on an event that never comes.
+"""
 
 from __future__ import annotations
 

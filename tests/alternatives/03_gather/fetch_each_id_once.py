@@ -1,4 +1,6 @@
-"""Right answer: fetch_all fetches each distinct id once and reuses its result for duplicates; fetch_profile starts fetch_user as a task and awaits fetch_orders meanwhile."""
+"""Right answer: fetch_all fetches each distinct id once and reuses its result for duplicates;
+fetch_profile starts fetch_user as a task and awaits fetch_orders meanwhile.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) ->
     """Call `fetch(id)` for every id, all at the same time, and return the results.
 
     The results line up with `ids` (the first result is for ids[0], and so on), whatever
-    order the fetches finish in. No ids: return an empty list.
+    order the fetches finish in. No ids: return an empty list. If fetch_all itself is
+    cancelled, the fetches it started are cancelled too.
     """
     distinct = list(dict.fromkeys(ids))
     results = await asyncio.gather(*(fetch(item_id) for item_id in distinct))

@@ -1,4 +1,6 @@
-"""Right answer: a list of asyncio.create_task, then gather over the tasks; fetch_profile unpacks by index."""
+"""Right answer: a list of asyncio.create_task, then gather over the tasks; fetch_profile unpacks
+by index.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +17,8 @@ async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) ->
     """Call `fetch(id)` for every id, all at the same time, and return the results.
 
     The results line up with `ids` (the first result is for ids[0], and so on), whatever
-    order the fetches finish in. No ids: return an empty list.
+    order the fetches finish in. No ids: return an empty list. If fetch_all itself is
+    cancelled, the fetches it started are cancelled too.
     """
     tasks = [asyncio.create_task(fetch(item_id)) for item_id in ids]  # type: ignore[arg-type]
     return list(await asyncio.gather(*tasks))

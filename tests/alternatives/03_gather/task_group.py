@@ -15,7 +15,8 @@ async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) ->
     """Call `fetch(id)` for every id, all at the same time, and return the results.
 
     The results line up with `ids` (the first result is for ids[0], and so on), whatever
-    order the fetches finish in. No ids: return an empty list.
+    order the fetches finish in. No ids: return an empty list. If fetch_all itself is
+    cancelled, the fetches it started are cancelled too.
     """
     async with asyncio.TaskGroup() as tg:
         tasks = [tg.create_task(fetch(item_id)) for item_id in ids]  # type: ignore[arg-type]

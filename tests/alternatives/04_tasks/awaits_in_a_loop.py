@@ -1,4 +1,6 @@
-"""Right answer: wait_all awaits the tasks one by one in start order; running and cancel_all use explicit loops; cancel_all waits with gather(return_exceptions=True)."""
+"""Right answer: wait_all awaits the tasks one by one in start order; running and cancel_all use
+explicit loops; cancel_all waits with gather(return_exceptions=True).
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Right answer: a set of running tasks that add_done_callback(discard) keeps up to date, beside a list of every task for wait_all; cancel_all waits with asyncio.wait."""
+"""Right answer: a set of running tasks that add_done_callback(discard) keeps up to date, beside a
+list of every task for wait_all; cancel_all waits with asyncio.wait.
+"""
 
 from __future__ import annotations
 

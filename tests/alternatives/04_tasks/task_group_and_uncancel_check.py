@@ -1,4 +1,6 @@
-"""Right answer: wait_all collects results with a TaskGroup of awaiters; cancel_all awaits each task and re-raises a CancelledError that was meant for cancel_all itself."""
+"""Right answer: wait_all collects results with a TaskGroup of awaiters that shield the downloads;
+cancel_all awaits each task and re-raises a CancelledError meant for itself.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ class Downloader:
         """Wait for every started download; return their results in start order."""
 
         async def result_of(task: asyncio.Task[bytes]) -> bytes:
-            return await task
+            # shield: if another download fails, the group cancels this awaiter, not the download
+            return await asyncio.shield(task)
 
         async with asyncio.TaskGroup() as tg:
             waiters = [tg.create_task(result_of(task)) for task in self._tasks]

@@ -1,10 +1,10 @@
-"""Mutant: checksum joins the worker thread with a short timeout in a loop, blocking the event loop in 10 ms slices."""
+"""Mutant: checksum joins the thread with a 10 ms timeout in a loop, blocking the loop in slices."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import threading
+from collections.abc import Callable
 
 
 async def brew(name: str, seconds: float) -> str:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 import concurrent.futures
+from collections.abc import Callable
 
 
 async def brew(name: str, seconds: float) -> str:

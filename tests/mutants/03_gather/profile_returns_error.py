@@ -1,4 +1,4 @@
-"""Mutant: fetch_profile uses return_exceptions=True and returns a failed fetch's exception as the user or the orders."""
+"""Mutant: fetch_profile uses return_exceptions=True and returns a failed fetch's exception."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) ->
     """Call `fetch(id)` for every id, all at the same time, and return the results.
 
     The results line up with `ids` (the first result is for ids[0], and so on), whatever
-    order the fetches finish in. No ids: return an empty list.
+    order the fetches finish in. No ids: return an empty list. If fetch_all itself is
+    cancelled, the fetches it started are cancelled too.
     """
     return await asyncio.gather(*(fetch(item_id) for item_id in ids))
 

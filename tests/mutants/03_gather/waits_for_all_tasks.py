@@ -1,4 +1,4 @@
-"""Mutant: fetch_all waits for every task on the event loop (asyncio.all_tasks()), not only its own fetches."""
+"""Mutant: fetch_all waits for every task on the loop (asyncio.all_tasks()), not just its own."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) ->
     """Call `fetch(id)` for every id, all at the same time, and return the results.
 
     The results line up with `ids` (the first result is for ids[0], and so on), whatever
-    order the fetches finish in. No ids: return an empty list.
+    order the fetches finish in. No ids: return an empty list. If fetch_all itself is
+    cancelled, the fetches it started are cancelled too.
     """
     if not ids:
         return []

@@ -1,4 +1,4 @@
-"""Mutant: cancel_all awaits gather without return_exceptions and catches the first CancelledError, returning while other downloads are still stopping."""
+"""Mutant: cancel_all catches gather's first CancelledError and returns while others still stop."""
 
 from __future__ import annotations
 

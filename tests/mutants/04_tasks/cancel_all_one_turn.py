@@ -1,4 +1,4 @@
-"""Mutant: cancel_all cancels and then waits one turn of the loop (asyncio.sleep(0)), assuming the tasks have stopped by then."""
+"""Mutant: cancel_all waits one turn (asyncio.sleep(0)) after cancel(), as if that were enough."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mutant: cancel_all awaits each task inside `except CancelledError: pass`, which also swallows a cancellation meant for cancel_all itself."""
+"""Mutant: cancel_all's `except CancelledError: pass` also swallows a cancel meant for itself."""
 
 from __future__ import annotations
 

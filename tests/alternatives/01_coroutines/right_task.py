@@ -1,0 +1,28 @@
+"""Right answer: run the sleep and fetch as tasks and await them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+
+async def greet(name: str, delay: float = 0.0) -> str:
+    """Wait `delay` seconds without blocking, then return "Hello, <name>!"."""
+    await asyncio.create_task(asyncio.sleep(delay))
+    return f"Hello, {name}!"
+
+
+async def double_result(fetch: Callable[[], Awaitable[int]]) -> int:
+    """Call `fetch()` once, wait for the number it gives, and return twice that number."""
+
+    async def _get() -> int:
+        return await fetch()
+
+    value = await asyncio.create_task(_get())
+    return value * 2
+
+
+def main() -> str:
+    """Plain (not async) code: run greet("world") on an event loop and return its result."""
+    result = asyncio.run(greet("world", 0))
+    return result

@@ -1,0 +1,34 @@
+"""Right answer: asyncio.TaskGroup for both, reading task results after the block."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+UserT = TypeVar("UserT")
+OrdersT = TypeVar("OrdersT")
+
+
+async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) -> list[T]:
+    """Call `fetch(id)` for every id, all at the same time, and return the results.
+
+    The results line up with `ids` (the first result is for ids[0], and so on), whatever
+    order the fetches finish in. No ids: return an empty list.
+    """
+    async with asyncio.TaskGroup() as tg:
+        tasks = [tg.create_task(fetch(i)) for i in ids]  # type: ignore[arg-type]
+    return [task.result() for task in tasks]
+
+
+async def fetch_profile(
+    fetch_user: Callable[[int], Awaitable[UserT]],
+    fetch_orders: Callable[[int], Awaitable[OrdersT]],
+    user_id: int,
+) -> tuple[UserT, OrdersT]:
+    """Fetch the user and their orders at the same time, and return (user, orders)."""
+    async with asyncio.TaskGroup() as tg:
+        user_task = tg.create_task(fetch_user(user_id))  # type: ignore[arg-type]
+        orders_task = tg.create_task(fetch_orders(user_id))  # type: ignore[arg-type]
+    return user_task.result(), orders_task.result()

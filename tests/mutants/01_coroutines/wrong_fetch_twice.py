@@ -1,0 +1,22 @@
+"""Mutant (blind review): double_result calls fetch() twice and adds the results."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+
+async def greet(name: str, delay: float = 0.0) -> str:
+    """Wait `delay` seconds without blocking, then return "Hello, <name>!"."""
+    await asyncio.sleep(delay)
+    return f"Hello, {name}!"
+
+
+async def double_result(fetch: Callable[[], Awaitable[int]]) -> int:
+    """Call `fetch()` once, wait for the number it gives, and return twice that number."""
+    return await fetch() + await fetch()
+
+
+def main() -> str:
+    """Plain (not async) code: run greet("world") on an event loop and return its result."""
+    return asyncio.run(greet("world"))

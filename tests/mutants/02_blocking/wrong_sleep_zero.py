@@ -1,0 +1,19 @@
+"""Mutant (blind review): brew yields once with asyncio.sleep(0) instead of waiting the requested
+seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+async def brew(name: str, seconds: float) -> str:
+    """Wait `seconds` without blocking the event loop, then return "<name> ready"."""
+    await asyncio.sleep(0)
+    return f"{name} ready"
+
+
+async def checksum(data: bytes, slow_hash: Callable[[bytes], str]) -> str:
+    """Return `slow_hash(data)`, running the blocking `slow_hash` in a worker thread."""
+    return await asyncio.to_thread(slow_hash, data)

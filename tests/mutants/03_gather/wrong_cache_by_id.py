@@ -1,0 +1,37 @@
+"""Mutant (blind review): fetch_all caches results by id in a module dict, returning stale values
+on later calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+UserT = TypeVar("UserT")
+OrdersT = TypeVar("OrdersT")
+
+_cache: dict[int, object] = {}
+
+
+async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) -> list[T]:
+    """Call `fetch(id)` for every id, all at the same time, and return the results.
+
+    The results line up with `ids` (the first result is for ids[0], and so on), whatever
+    order the fetches finish in. No ids: return an empty list.
+    """
+    missing = [i for i in dict.fromkeys(ids) if i not in _cache]
+    fetched = await asyncio.gather(*(fetch(i) for i in missing))
+    _cache.update(zip(missing, fetched))
+    return [_cache[i] for i in ids]  # type: ignore[misc]
+
+
+async def fetch_profile(
+    fetch_user: Callable[[int], Awaitable[UserT]],
+    fetch_orders: Callable[[int], Awaitable[OrdersT]],
+    user_id: int,
+) -> tuple[UserT, OrdersT]:
+    """Fetch the user and their orders at the same time, and return (user, orders)."""
+    user, orders = await asyncio.gather(fetch_user(user_id), fetch_orders(user_id))
+    return user, orders

@@ -1,0 +1,32 @@
+"""Mutant (blind review): fetch_profile gathers orders first but unpacks as (user, orders),
+swapping them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
+
+T = TypeVar("T")
+UserT = TypeVar("UserT")
+OrdersT = TypeVar("OrdersT")
+
+
+async def fetch_all(fetch: Callable[[int], Awaitable[T]], ids: Sequence[int]) -> list[T]:
+    """Call `fetch(id)` for every id, all at the same time, and return the results.
+
+    The results line up with `ids` (the first result is for ids[0], and so on), whatever
+    order the fetches finish in. No ids: return an empty list.
+    """
+    return list(await asyncio.gather(*(fetch(i) for i in ids)))
+
+
+async def fetch_profile(
+    fetch_user: Callable[[int], Awaitable[UserT]],
+    fetch_orders: Callable[[int], Awaitable[OrdersT]],
+    user_id: int,
+) -> tuple[UserT, OrdersT]:
+    """Fetch the user and their orders at the same time, and return (user, orders)."""
+    user, orders = await asyncio.gather(fetch_orders(user_id), fetch_user(user_id))
+    return user, orders

@@ -1,0 +1,58 @@
+"""Mutant (blind review): running reads a pending set pruned by done callbacks, which lag a loop
+turn: after cancel_all a stopped task still counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+
+class Downloader:
+    """Starts downloads in the background and keeps track of them."""
+
+    def __init__(self, fetch: Callable[[str], Awaitable[bytes]]) -> None:
+        """Remember `fetch`, the coroutine function that downloads one url."""
+        self._fetch = fetch
+        self._tasks: list[asyncio.Task[bytes]] = []
+        self._pending: set[asyncio.Task[bytes]] = set()
+
+    def start(self, url: str) -> asyncio.Task[bytes]:
+        """Start downloading `url` in the background and return its task at once."""
+        task = asyncio.create_task(self._fetch(url))
+        self._tasks.append(task)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+        return task
+
+    @property
+    def running(self) -> int:
+        """How many started downloads have not finished yet."""
+        return len(self._pending)
+
+    async def wait_all(self) -> list[bytes]:
+        """Wait for every started download; return their results in start order.
+
+        If a download failed, its error is raised here.
+        """
+        return list(await asyncio.gather(*self._tasks))
+
+    async def cancel_all(self) -> int:
+        """Cancel every unfinished download, wait until they have stopped, return how many.
+
+        Downloads that already finished are left alone.
+        """
+        pending = [t for t in self._tasks if not t.done()]
+        for t in pending:
+            t.cancel()
+        for t in pending:
+            try:
+                await t
+            except asyncio.CancelledError:
+                # Swallow the task's cancellation, but not our own.
+                me = asyncio.current_task()
+                if me is not None and me.cancelling():
+                    raise
+            except Exception:
+                pass
+        return len(pending)
