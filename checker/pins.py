@@ -14,7 +14,7 @@ from pathlib import Path
 
 from checker.katas import KATAS_DIR, Kata, shown_path
 
-SHARED_FILES = (KATAS_DIR / "conftest.py",)  # used by every kata's tests
+SHARED_FILES = (KATAS_DIR / "conftest.py",)  # used by every kata's tests: reported, not restored
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,17 @@ class Pins:
         for kata_id, files in self.files.items():
             for pinned in files:
                 if pinned.path in restored or _digest(pinned.path) != pinned.digest:
-                    if restore and pinned.path not in restored:
+                    if restore and pinned.path not in restored and not _shared(pinned.path):
                         _keep_changed(pinned.path, stamp)
                         pinned.path.write_bytes(pinned.data)
                         restored.add(pinned.path)
                     found.setdefault(kata_id, []).append(shown_path(pinned.path))
         return found
+
+
+def _shared(path: Path) -> bool:
+    """The course's shared guards are edited by authors while runs go on: never undone."""
+    return path in SHARED_FILES
 
 
 def _keep_changed(path: Path, stamp: str) -> None:

@@ -78,7 +78,15 @@ def _root_warning(exc: BaseException) -> BaseException | None:
     return None
 
 
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def _raw_message(exc: BaseException) -> str:
+    if isinstance(exc, BaseExceptionGroup) and only_not_implemented(exc):
+        exc = _first_leaf(exc)  # a TODO raised inside a task group reads like any TODO
     text = str(exc)
     if isinstance(exc, MemoryError):
         return (
