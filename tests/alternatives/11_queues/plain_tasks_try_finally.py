@@ -1,4 +1,4 @@
-"""Right answer: plain create_task workers, a list that grows as items arrive, and cancel plus gather in a finally."""
+"""Right answer: plain create_task workers, a growing result list, cancel + gather in finally."""
 
 from __future__ import annotations
 

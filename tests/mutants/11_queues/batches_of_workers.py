@@ -1,4 +1,4 @@
-"""Mutant: reads `workers` items at a time and gathers each batch, so a slow item holds up its batch."""
+"""Mutant: reads `workers` items at a time and gathers each batch; a slow item holds it up."""
 
 from __future__ import annotations
 

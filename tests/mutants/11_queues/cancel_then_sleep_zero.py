@@ -1,4 +1,4 @@
-"""Mutant: cancels the workers and gives them one turn (asyncio.sleep(0)) instead of awaiting them."""
+"""Mutant: cancels the workers, then gives them one turn (asyncio.sleep(0)), no await."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mutant: stops the workers only on the happy path, not when the source fails or the call is cancelled."""
+"""Mutant: stops the workers only on the happy path, not on a source error or a cancel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mutant: the worker catches BaseException around handle, so a cancel in the middle of an item is swallowed."""
+"""Mutant: the worker catches BaseException around handle, so a cancel mid-item is swallowed."""
 
 from __future__ import annotations
 

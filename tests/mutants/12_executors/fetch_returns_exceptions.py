@@ -1,0 +1,27 @@
+"""Mutant: fetch_all uses return_exceptions=True, so a failed fetch is returned, not raised."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from typing import TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+async def fetch_all(
+    fetch: Callable[[str], bytes], urls: Sequence[str], *, max_threads: int
+) -> list[bytes]:
+    """Call the blocking `fetch(url)` for every url in worker threads; return the results."""
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=max_threads) as pool:
+        futures = [loop.run_in_executor(pool, fetch, url) for url in urls]
+        return await asyncio.gather(*futures, return_exceptions=True)  # type: ignore[return-value]
+
+
+async def crunch_all(pool: Executor, work: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """Run the CPU-bound `work(item)` for every item in `pool`; return the results."""
+    loop = asyncio.get_running_loop()
+    return await asyncio.gather(*(loop.run_in_executor(pool, work, item) for item in items))
