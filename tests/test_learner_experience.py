@@ -156,3 +156,16 @@ def test_watch_rechecks_on_save_and_moves_on(tmp_path: Path, state) -> None:
             assert proc.wait(timeout=60) in (0, 1)
         finally:
             proc.kill()
+
+
+def test_a_timeline_shows_what_ran_when_next_to_a_correct_version(checker, tmp_path) -> None:
+    target = tmp_path / "submission"
+    (target / "03_gather").mkdir(parents=True)
+    shutil.copyfile(
+        ROOT / "tests" / "mutants" / "03_gather" / "sequential_awaits.py",
+        target / "03_gather" / "gather.py",
+    )
+    done = checker("check", "3", "--target", str(target), "--timeline")
+    assert done.returncode == 1
+    assert "what your code did" in done.stdout and "what a correct version does" in done.stdout
+    assert "3–4s" in done.stdout  # fetch(2) only started once fetch(1) was done

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections import Counter
 from typing import Any
@@ -19,11 +20,12 @@ class FakeApi:
     turns of the event loop to clean up, like a real connection being closed.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, drawn: Any = None) -> None:
         self.calls: list[str] = []
         self.timeline: list[str] = []
         self.in_flight = 0
         self.peak_in_flight = 0
+        self.drawn = drawn  # the `timeline` fixture: the checker draws what ran when
 
     async def call(self, name: str, seconds: float, value: Any) -> Any:
         self.calls.append(name)
@@ -31,7 +33,8 @@ class FakeApi:
         self.in_flight += 1
         self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
         try:
-            await asyncio.sleep(seconds)
+            with self.drawn.span(name) if self.drawn else contextlib.nullcontext():
+                await asyncio.sleep(seconds)
         except asyncio.CancelledError:
             self.timeline.append(f"cancel {name}")
             for _ in range(3):  # closing the connection takes a few turns
@@ -43,9 +46,9 @@ class FakeApi:
         return value
 
 
-def make_fetch(delays: dict[int, float], broken: int | None = None):
+def make_fetch(delays: dict[int, float], broken: int | None = None, drawn: Any = None):
     """fetch(id) takes delays[id] seconds and returns "item <id>"; fetch(broken) raises."""
-    api = FakeApi()
+    api = FakeApi(drawn)
 
     async def fetch(item_id: int) -> str:
         if item_id not in delays:
@@ -162,8 +165,8 @@ async def test_fetch_all_returns_results_in_the_order_of_ids(deadline) -> None:
     )
 
 
-async def test_fetch_all_runs_every_fetch_at_once(deadline) -> None:
-    fetch, api = make_fetch({1: 3, 2: 1, 3: 2})
+async def test_fetch_all_runs_every_fetch_at_once(deadline, timeline) -> None:
+    fetch, api = make_fetch({1: 3, 2: 1, 3: 2}, drawn=timeline)
     async with deadline(60, "fetch_all(fetch, [1, 2, 3])"):
         result = await fetch_all(fetch, [1, 2, 3])
     await check_finished(result, "fetch_all")
@@ -180,8 +183,8 @@ async def test_fetch_all_runs_every_fetch_at_once(deadline) -> None:
     )
 
 
-async def test_fetch_all_takes_as_long_as_the_slowest_fetch(looptime, deadline) -> None:
-    fetch, api = make_fetch({1: 3, 2: 1, 3: 2})
+async def test_fetch_all_takes_as_long_as_the_slowest_fetch(looptime, deadline, timeline) -> None:
+    fetch, api = make_fetch({1: 3, 2: 1, 3: 2}, drawn=timeline)
     async with deadline(60, "fetch_all(fetch, [1, 2, 3])"):
         result = await fetch_all(fetch, [1, 2, 3])
     await check_finished(result, "fetch_all")
