@@ -1,0 +1,110 @@
+"""Right answer: a class dependency that gets the request's BackgroundTasks and schedules both
+jobs; the endpoint only checks and records the email (closure set, while loop for attempts)."""
+
+import asyncio
+import logging
+from typing import Annotated, Protocol
+
+from fastapi import BackgroundTasks, Depends, FastAPI, HTTPException
+from pydantic import BaseModel, Field
+
+logger = logging.getLogger(__name__)
+
+RETRY_DELAY = 5.0  # seconds to wait before the second (and last) attempt at an email
+
+
+class SignupIn(BaseModel):
+    """What a client sends to sign up."""
+
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)
+    name: str = Field(min_length=1, max_length=50)
+
+
+class SignupOut(BaseModel):
+    """What the client gets back."""
+
+    email: str
+    name: str
+
+
+class MailerError(Exception):
+    """What a Mailer raises when the mail provider refuses the email or can't be reached."""
+
+
+class Mailer(Protocol):
+    async def send(self, to: str, subject: str) -> None:
+        """Send one email. It takes a few seconds (it waits on the network); it may raise
+        MailerError."""
+        ...
+
+
+class AuditLog(Protocol):
+    def write(self, line: str) -> None:
+        """Append one line to the audit log. A blocking call (a file, a sync database
+        driver): never call it on the event loop."""
+        ...
+
+
+async def send_welcome_email(mailer: Mailer, failed: list[str], to: str, name: str) -> None:
+    """Send `to` the welcome email: `await mailer.send(to, f"Welcome, {name}!")`.
+
+    If that raises MailerError, wait RETRY_DELAY seconds (without blocking the event loop)
+    and try once more. If the second attempt fails too, log it and append `to` to
+    `failed`. Never raise: this runs after the response, and nobody is left to catch it.
+    """
+    attempts_left = 2
+    while True:
+        attempts_left -= 1
+        try:
+            await mailer.send(to, f"Welcome, {name}!")
+        except MailerError:
+            if attempts_left == 0:
+                break
+            await asyncio.sleep(RETRY_DELAY)
+        else:
+            return
+    logger.error("Welcome email to %s failed twice; recorded in failed_emails", to)
+    failed.append(to)
+
+
+def record_signup(audit: AuditLog, email: str) -> None:
+    """Write the line f"signup {email}" to the audit log.
+
+    `audit.write` blocks, so this is a plain `def`: FastAPI runs a plain-def background
+    task in its thread pool, away from the event loop.
+    """
+    audit.write(f"signup {email}")
+
+
+def create_app(mailer: Mailer, audit: AuditLog) -> FastAPI:
+    """A fresh app. `app.state.failed_emails` starts as an empty list of its own.
+
+    `POST /signup`, body SignupIn: answer 201 with a SignupOut at once. After the response
+    has been sent, as background tasks of this request: send the welcome email (a failure
+    for good lands in `app.state.failed_emails`) and record the signup in the audit log.
+
+    An email that has already signed up on this app gets 409 Conflict, and no email and
+    no audit line.
+    """
+    app = FastAPI(title="Signup")
+    failed_emails: list[str] = []
+    app.state.failed_emails = failed_emails
+    signed_up: set[str] = set()
+
+    class AfterSignup:
+        def __init__(self, background_tasks: BackgroundTasks) -> None:
+            self._tasks = background_tasks
+
+        def schedule(self, email: str, name: str) -> None:
+            self._tasks.add_task(send_welcome_email, mailer, failed_emails, email, name)
+            self._tasks.add_task(record_signup, audit, email)
+
+    @app.post("/signup", status_code=201, response_model=SignupOut)
+    async def signup(data: SignupIn, after: Annotated[AfterSignup, Depends()]) -> SignupOut:
+        if data.email in signed_up:
+            raise HTTPException(status_code=409, detail=f"{data.email} has already signed up.")
+        signed_up.add(data.email)
+        after.schedule(data.email, data.name)
+        return SignupOut(email=data.email, name=data.name)
+
+    return app
