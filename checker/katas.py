@@ -6,6 +6,7 @@ Kept free of heavy imports: the pytest plugins and the CLI both load it.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import tomllib
 from dataclasses import dataclass
@@ -116,7 +117,13 @@ def load_kata(path: Path) -> Kata:
 
 def discover(katas_dir: Path = KATAS_DIR) -> list[Kata]:
     """All katas in order of their number."""
-    return [load_kata(p) for p in sorted(katas_dir.iterdir()) if (p / "kata.toml").is_file()]
+    return list(_discover(katas_dir))
+
+
+@functools.cache
+def _discover(katas_dir: Path) -> tuple[Kata, ...]:
+    """Read once per process: the pytest plugins and the CLI both ask, forks inherit it."""
+    return tuple(load_kata(p) for p in sorted(katas_dir.iterdir()) if (p / "kata.toml").is_file())
 
 
 def resolve(arg: str, katas: list[Kata]) -> Kata:

@@ -39,6 +39,15 @@ def _warm_up() -> None:
             importlib.import_module(name)
         except ImportError:  # optional for some katas: the fork imports what it needs
             pass
+    try:  # FastAPI imports more on its first route (its pydantic compatibility layer)
+        from fastapi import FastAPI
+
+        FastAPI().get("/")(lambda: None)
+    except ImportError:
+        pass
+    from checker.katas import discover
+
+    discover()  # reads every kata.toml once, before the forks
     gc.collect()
     gc.freeze()  # keep start-up objects out of every later collection, and pages shared
 
