@@ -84,7 +84,10 @@ def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) 
     env = {
         ENV_VAR: str(events_path),
         MEMORY_ENV_VAR: str(memory_limit),
-        "PYTHONDONTWRITEBYTECODE": "1",
+        # Bytecode (and pytest's rewritten test modules) cached outside the project, so
+        # nothing is written beside learner files and each run skips recompiling.
+        "PYTHONPYCACHEPREFIX": str(pycache_dir()),
+        "PYTHONDONTWRITEBYTECODE": "",  # empty: writing allowed (to the prefix above)
         # The checker imported from here; so must the test process, whatever its cwd.
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
@@ -92,6 +95,11 @@ def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) 
     }
     budget = STARTUP_LIMIT + sum(k.test_count() for k in katas) * PER_TEST_BUDGET
     return RunRequest(args, env, scratch, events_path, log_path, budget)
+
+
+def pycache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "asynckata" / "pycache"
 
 
 def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> RunOutcome:

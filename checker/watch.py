@@ -24,7 +24,14 @@ from checker.commands import EXIT_NOT_PASSED, EXIT_OK, RunOptions, edit, next_up
 from checker.katas import ROOT, Kata
 from checker.progress import Progress
 from checker.results import KataResult, KataStatus, Report
-from checker.runner import MEMORY_LIMIT, RunOutcome, check, make_request, outcome_of
+from checker.runner import (
+    MEMORY_LIMIT,
+    RunOutcome,
+    check,
+    make_request,
+    outcome_of,
+    pycache_dir,
+)
 
 DEBOUNCE_MS = 50
 
@@ -38,7 +45,12 @@ class WarmServer:
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env={
+                **os.environ,
+                "PYTHONPATH": str(ROOT),
+                "PYTHONPYCACHEPREFIX": str(pycache_dir()),  # see runner.make_request
+                "PYTHONDONTWRITEBYTECODE": "",
+            },
             text=True,
             start_new_session=True,
         )
