@@ -1,0 +1,158 @@
+"""Kata 16: dependency injection. Read README.md, then fill in each TODO."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, status
+from fastapi.responses import StreamingResponse
+
+
+class Session(Protocol):
+    """One database session: borrowed from the pool for one request, then closed.
+
+    Every method may also raise an error of its own when the database fails.
+    """
+
+    async def get_item(self, item_id: int) -> dict[str, Any] | None:
+        """The item with this id, or None when there is no such item."""
+        ...
+
+    async def list_items(
+        self, offset: int, limit: int, owner: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Up to `limit` items after skipping `offset`; only `owner`'s items if given."""
+        ...
+
+    async def user_for_token(self, token: str) -> str | None:
+        """The name of the user this token belongs to, or None."""
+        ...
+
+    async def close(self) -> None:
+        """Give the session back to the pool. Await it exactly once; don't use it after."""
+        ...
+
+
+class Pool(Protocol):
+    """The app's database pool."""
+
+    async def open_session(self) -> Session:
+        """A new session, yours until you close it."""
+        ...
+
+
+app = FastAPI(title="Items")
+
+
+def get_pool() -> Pool:
+    """The app's pool (given). Take it with `Annotated[Pool, Depends(get_pool)]`.
+
+    A real app would create the pool in its lifespan. Here the tests plug in a fake pool
+    they can inspect, with `app.dependency_overrides[get_pool] = lambda: fake_pool`.
+    """
+    raise RuntimeError("No database here: the tests provide one with dependency_overrides.")
+
+
+async def get_session(pool: Annotated[Pool, Depends(get_pool)]) -> AsyncIterator[Session]:
+    """A dependency with `yield`: the request's database session.
+
+    Open a session with `await pool.open_session()` before the endpoint runs, hand it
+    over with `yield`, and close it (`await session.close()`, exactly once) when the
+    request is over, however it ends: a response was sent, the endpoint or another
+    dependency raised HTTPException or any other error, or the request was cancelled.
+    Never hide an error that comes out of the `yield`: it must go on up.
+
+    Every request gets a session of its own, also when requests run at the same time.
+    Within one request there is exactly one session: everything that takes SessionDep
+    shares it (FastAPI calls get_session once per request and reuses the value).
+    """
+    # TODO: open, then `yield` inside try, and close in `finally`.
+    raise NotImplementedError("get_session")
+    yield  # this `yield` makes get_session an async generator; keep one in your answer
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+class Pagination:
+    """A class dependency: the paging query parameters, `?offset=...&limit=...`.
+
+    - offset: how many items to skip; a whole number, at least 0; default 0.
+    - limit: at most how many items to return; a whole number from 1 to 50; default 10.
+    Anything else is answered with 422 by FastAPI, before any endpoint runs.
+    Keep the two values on the instance as `self.offset` and `self.limit`.
+    Endpoints take it as `Annotated[Pagination, Depends()]` (PageDep, below).
+    """
+
+    def __init__(self, offset: int = 0, limit: int = 10) -> None:
+        # TODO: declare the bounds with Annotated[int, Query(...)], as in kata 15, and
+        # keep both values on self.
+        raise NotImplementedError("Pagination")
+
+
+PageDep = Annotated[Pagination, Depends()]
+
+
+async def get_current_user(
+    session: SessionDep, x_token: Annotated[str | None, Header()] = None
+) -> str:
+    """A sub-dependency: the name of the user whose token is in the X-Token header.
+
+    Look the token up with `await session.user_for_token(token)`, on the request's own
+    session (SessionDep, the one the endpoint gets too). No X-Token header, or a token
+    that belongs to nobody: raise HTTPException with status 401.
+    """
+    # TODO: 401 when the header is missing or the token is unknown; else the name.
+    raise NotImplementedError("get_current_user")
+
+
+UserDep = Annotated[str, Depends(get_current_user)]
+
+
+@app.get("/items/export")
+async def export_items(session: SessionDep) -> StreamingResponse:
+    """Given: every item as a CSV line "id,name", two items per database read.
+
+    The lines are read while the response is being sent, after this function has
+    returned: the session must stay open until the last line is out.
+    """
+
+    async def lines() -> AsyncIterator[str]:
+        offset = 0
+        while page := await session.list_items(offset, 2):
+            for item in page:
+                yield f"{item['id']},{item['name']}\n"
+            offset += len(page)
+
+    return StreamingResponse(lines(), media_type="text/csv")
+
+
+@app.get("/items")
+async def list_items(session: SessionDep, page: PageDep) -> dict[str, Any]:
+    """One page of items: {"offset": ..., "limit": ..., "items": [...]}.
+
+    The items are what `await session.list_items(offset, limit)` gives back.
+    """
+    # TODO: read the page with the request's session.
+    raise NotImplementedError("list_items")
+
+
+@app.get("/items/{item_id}")
+async def read_item(item_id: int, session: SessionDep) -> dict[str, Any]:
+    """The item, as `await session.get_item(item_id)` gives it back.
+
+    No such item: 404 (HTTPException). Any other error from the session is not yours to
+    handle: let it go on up (FastAPI answers 500, and the session is still closed).
+    """
+    # TODO: 404 when get_item gives back None.
+    raise NotImplementedError("read_item")
+
+
+@app.get("/me/items")
+async def my_items(user: UserDep, session: SessionDep, page: PageDep) -> dict[str, Any]:
+    """One page of the current user's items: {"user": ..., "items": [...]}.
+
+    The items are what `await session.list_items(offset, limit, owner=user)` gives back.
+    The user and the items are read on the same session: one session per request.
+    """
+    # TODO: the user comes from get_current_user; the session is the same one it used.
+    raise NotImplementedError("my_items")
