@@ -269,8 +269,8 @@ def spec_changed(result: KataResult, files: list[str]) -> None:
     result.message = (
         f"{', '.join(files)} changed while the tests ran, so this result cannot be trusted. "
         "Tests are the spec: no code may write to them. The checker put the file back as it "
-        "was and kept the changed one beside it (.changed-TIME). Look for code that writes "
-        "files, with a relative path or next to __file__ (in this kata or one before it)."
+        "was and kept the changed one under ~/.cache/asynckata/changed/. Look for code that "
+        "writes files, with a relative path or next to __file__ (in this kata or one before)."
     )
 
 

@@ -8,11 +8,12 @@ test file's bytes, before the run; afterwards a changed file is put back and rep
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from checker.katas import KATAS_DIR, Kata, shown_path
+from checker.katas import KATAS_DIR, ROOT, Kata, shown_path
 
 SHARED_FILES = (KATAS_DIR / "conftest.py",)  # used by every kata's tests: reported, not restored
 
@@ -44,8 +45,8 @@ class Pins:
     def changed(self, restore: bool = True) -> dict[str, list[str]]:
         """Kata id -> the spec files that differ now, each put back as it was pinned.
 
-        The changed version is kept beside it (`NAME.changed-TIME`), so that nothing is
-        lost when it was a person, not learner code, who edited the file meanwhile.
+        The changed version is kept under `changed_dir()`, so that nothing is lost when
+        it was a person, not learner code, who edited the file meanwhile.
         `restore=False` (verify, where authors edit tests while it runs) only reports.
         """
         found: dict[str, list[str]] = {}
@@ -67,10 +68,18 @@ def _shared(path: Path) -> bool:
     return path in SHARED_FILES
 
 
+def changed_dir() -> Path:
+    """Where changed spec files are kept: outside the project, so katas/ stays as it was."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "asynckata" / "changed"
+
+
 def _keep_changed(path: Path, stamp: str) -> None:
     try:
-        path.with_name(f"{path.name}.changed-{stamp}").write_bytes(path.read_bytes())
-    except OSError:
+        kept = changed_dir() / stamp / path.relative_to(ROOT)
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.write_bytes(path.read_bytes())
+    except (OSError, ValueError):
         pass
 
 
