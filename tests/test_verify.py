@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 
+
+# ~2,200 checks in about 70 test processes, two at a time: minutes, not seconds.
+@pytest.mark.timeout(1800)
 def test_verify_holds_for_every_kata(checker) -> None:
     done = checker("verify", "--json")
     assert done.returncode == 0, "\n".join(

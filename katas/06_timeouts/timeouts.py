@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio  # noqa: F401 (you will need it)
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
