@@ -230,7 +230,8 @@ class Watcher:
         if key == "h":
             number = min(self.progress.hints_seen(kata.id) + 1, len(kata.hints))
             self.progress.saw_hint(kata.id, number)
-            self.progress.save() if self.options.own_katas else None
+            if self.options.own_katas:
+                self.progress.save()
             self.show()
             console.print(render_kata.format_hint(kata, number))
             return True, "\x00"  # already shown
