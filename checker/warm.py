@@ -34,7 +34,10 @@ WARM_IMPORTS = (
 
 
 def _warm_up() -> None:
-    for name in WARM_IMPORTS:
+    from _pytest.config import default_plugins
+
+    # pytest imports its built-in plugins in every session: import them here, once.
+    for name in (*WARM_IMPORTS, *(f"_pytest.{plugin}" for plugin in default_plugins)):
         try:
             importlib.import_module(name)
         except ImportError:  # optional for some katas: the fork imports what it needs

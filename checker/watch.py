@@ -33,7 +33,8 @@ from checker.runner import (
     pycache_dir,
 )
 
-DEBOUNCE_MS = 50
+DEBOUNCE_MS = 50  # at most this long to gather the events of one save
+QUIET_MS = 20  # ... and a save is over once the files were quiet this long
 
 
 class WarmServer:
@@ -110,7 +111,7 @@ def _watch_files(paths: list[Path], events: queue.Queue[Event], stop: threading.
         *paths,
         watch_filter=PythonFilter(),
         debounce=DEBOUNCE_MS,
-        step=DEBOUNCE_MS,
+        step=QUIET_MS,
         stop_event=stop,
         force_polling=force_polling,
         rust_timeout=200,
