@@ -46,6 +46,24 @@ class Kata:
     def test_files(self) -> list[Path]:
         return sorted(self.path.glob("test_*.py"))
 
+    @property
+    def given_files(self) -> list[Path]:
+        """Modules the kata hands over as they are (an app under test, its broken copies).
+
+        Any other `.py` file in the kata folder: always imported from `katas/`, whatever
+        the target, and pinned like the tests, since grading depends on them.
+        """
+        return sorted(
+            p
+            for p in self.path.glob("*.py")
+            if not p.name.startswith("test_") and p.name not in (self.file, "conftest.py")
+        )
+
+    @property
+    def spec_files(self) -> list[Path]:
+        """What decides a verdict: the tests and the given modules."""
+        return [*self.test_files, *self.given_files]
+
     def learner_file(self, target: Path) -> Path:
         return target / self.id / self.file
 

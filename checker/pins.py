@@ -39,7 +39,7 @@ class Pins:
         shared = [_pin(p) for p in SHARED_FILES if p.is_file()]
         for kata in katas:
             pins.expected[kata.id] = kata.expected_tests()
-            pins.files[kata.id] = [_pin(p) for p in kata.test_files] + shared
+            pins.files[kata.id] = [_pin(p) for p in kata.spec_files] + shared
         return pins
 
     def changed(self, restore: bool = True) -> dict[str, list[str]]:

@@ -91,14 +91,19 @@ class _LearnerLoader(importlib.machinery.SourceFileLoader):
 
 
 class LearnerFinder(importlib.abc.MetaPathFinder):
-    def __init__(self, files: dict[str, Path]) -> None:
+    """Learner modules from the target; a kata's given modules from `katas/`."""
+
+    def __init__(self, files: dict[str, Path], given: dict[str, Path] | None = None) -> None:
         self.files = files
+        self.given = given or {}
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         file = self.files.get(fullname)
         if file is None:
+            if fullname in self.given:
+                return importlib.util.spec_from_file_location(fullname, self.given[fullname])
             return None
         if not file.is_file():
             raise ModuleNotFoundError(f"{file} does not exist", name=fullname)
@@ -131,7 +136,10 @@ def pytest_configure(config: pytest.Config) -> None:
         katas = discover()
     except KataError as exc:
         raise pytest.UsageError(str(exc)) from exc
-    finder = LearnerFinder({k.module: k.learner_file(target) for k in katas})
+    finder = LearnerFinder(
+        {k.module: k.learner_file(target) for k in katas},
+        {p.stem: p for k in katas for p in k.given_files},
+    )
     config.stash[_FINDER_KEY] = finder
     sys.meta_path.insert(0, finder)
 
@@ -142,5 +150,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     if finder in sys.meta_path:
         sys.meta_path.remove(finder)
-    for name in finder.files:
+    for name in [*finder.files, *finder.given]:
         sys.modules.pop(name, None)

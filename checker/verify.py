@@ -65,14 +65,18 @@ def static_findings(katas: list[Kata]) -> list[Finding]:
             "missing",
         )
         need(kata, kata.path, bool(kata.expected_tests()), "tests", "no test functions")
-        other = modules.setdefault(kata.module, kata.id)
-        need(
-            kata,
-            kata.file,
-            other == kata.id,
-            "a module name no other kata uses",
-            f"also used by {other}",
-        )
+        for module, file in [
+            (kata.module, kata.file),
+            *((p.stem, p.name) for p in kata.given_files),
+        ]:
+            other = modules.setdefault(module, kata.id)
+            need(
+                kata,
+                file,
+                other == kata.id,
+                "a module name no other kata uses",
+                f"also used by {other}",
+            )
         mutants = mutants_of(kata)
         need(
             kata,

@@ -1,0 +1,41 @@
+"""Mutant: tests that check only status codes; most bugs get through."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://test"
+        ) as client,
+    ):
+        yield client
+
+
+async def test_create_order(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/orders", json={"item": "pear", "quantity": 3})).status_code == 201
+
+
+async def test_read_order(client: httpx.AsyncClient) -> None:
+    await client.post("/orders", json={"item": "pear", "quantity": 3})
+    assert (await client.get("/orders/1")).status_code == 200
+    assert (await client.get("/orders/999")).status_code == 404
+
+
+async def test_invalid_orders_are_rejected(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/orders", json={"item": "pear", "quantity": -1})).status_code == 422
+
+
+async def test_list_and_delete(client: httpx.AsyncClient) -> None:
+    await client.post("/orders", json={"item": "pear", "quantity": 3})
+    assert (await client.get("/orders")).status_code == 200
+    assert (await client.delete("/orders/1")).status_code == 204
