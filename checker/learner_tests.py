@@ -106,7 +106,10 @@ class Gallery:
             pytest.param(
                 bug,
                 id=bug.id,
-                marks=pytest.mark.xfail(reason=f"a broken version: {bug.description}"),
+                marks=[
+                    pytest.mark.xfail(reason=f"a broken version: {bug.description}"),
+                    pytest.mark.probe,
+                ],
             )
             for bug in self.bugs
         ]
@@ -223,6 +226,12 @@ class Gallery:
                 "`yield` (or `with patch(...)`), so no other test sees it.",
                 pytrace=False,
             )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "probe: a learner's test run against a broken version (failing catches it)"
+    )
 
 
 def _cut(text: str, limit: int = 700) -> str:
