@@ -6,6 +6,7 @@ target (`katas`, `solutions` or any folder that mirrors `katas/`), so nothing is
 
 from __future__ import annotations
 
+import ast
 import gc
 import importlib.abc
 import importlib.machinery
@@ -15,7 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 
 import pytest
 
@@ -90,6 +91,20 @@ class _LearnerLoader(importlib.machinery.SourceFileLoader):
         _notify("import_done", self.name)
 
 
+class _LearnerTestsLoader(_LearnerLoader):
+    """A learner file that is itself a test module: its asserts are rewritten like pytest's,
+    so a failing `assert a == b` in the learner's test says what the values were."""
+
+    def get_code(self, fullname: str) -> CodeType:
+        from _pytest.assertion.rewrite import rewrite_asserts
+
+        source = self.get_data(self.path)
+        tree = ast.parse(source, self.path)
+        rewrite_asserts(tree, source, self.path)
+        code: CodeType = compile(tree, self.path, "exec", dont_inherit=True)
+        return code
+
+
 class LearnerFinder(importlib.abc.MetaPathFinder):
     """Learner modules from the target; a kata's given modules from `katas/`."""
 
@@ -107,7 +122,8 @@ class LearnerFinder(importlib.abc.MetaPathFinder):
             return None
         if not file.is_file():
             raise ModuleNotFoundError(f"{file} does not exist", name=fullname)
-        loader = _LearnerLoader(fullname, str(file))
+        kind = _LearnerTestsLoader if file.name.endswith("_tests.py") else _LearnerLoader
+        loader = kind(fullname, str(file))
         # From a file location, so the module gets __file__ and __cached__ like any import.
         return importlib.util.spec_from_file_location(fullname, file, loader=loader)
 
