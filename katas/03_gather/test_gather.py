@@ -122,7 +122,7 @@ def check_fetched(api: FakeApi, call: str) -> None:
         )
 
 
-def timeline(api: FakeApi) -> str:
+def what_happened(api: FakeApi) -> str:
     return ", ".join(api.timeline) or "nothing was called"
 
 
@@ -173,11 +173,11 @@ async def test_fetch_all_runs_every_fetch_at_once(deadline, timeline) -> None:
     check_fetched(api, "fetch_all")
     assert api.peak_in_flight <= 3, (
         f"{api.peak_in_flight} fetches were running at once for just 3 ids, so some ids were "
-        f"fetched more than once. What happened: {timeline(api)}. Call fetch once per id."
+        f"fetched more than once. What happened: {what_happened(api)}. Call fetch once per id."
     )
     assert api.peak_in_flight == 3, (
         f"At most {api.peak_in_flight} of the 3 fetches were running at the same time; all "
-        f"3 should start before any of them finishes. What happened: {timeline(api)}. "
+        f"3 should start before any of them finishes. What happened: {what_happened(api)}. "
         "Awaiting each fetch in turn makes it wait for the one before: create all of them, "
         "then await them together with asyncio.gather."
     )
@@ -351,7 +351,7 @@ async def test_fetch_all_stops_every_fetch_when_it_is_cancelled(looptime, deadli
         )
     assert api.in_flight == 0, (
         f"fetch_all was cancelled after 1 second and ended, but {api.in_flight} of its "
-        f"fetches were still running: {timeline(api)}. When fetch_all is cancelled, every "
+        f"fetches were still running: {what_happened(api)}. When fetch_all is cancelled, every "
         "fetch it started must be cancelled too, and have stopped before fetch_all ends. "
         "gather and TaskGroup do that for the calls they wait for; tasks awaited one by "
         "one, or asyncio.wait, do not."
@@ -425,7 +425,7 @@ async def test_fetch_profile_runs_both_fetches_at_once(looptime, deadline) -> No
     await check_finished(result, "fetch_profile")
     assert api.peak_in_flight == 2, (
         f"fetch_user and fetch_orders did not run at the same time. What happened: "
-        f"{timeline(api)}. Start both, then await them together with asyncio.gather."
+        f"{what_happened(api)}. Start both, then await them together with asyncio.gather."
     )
     assert looptime == 3, (
         f"fetch_profile took {float(looptime)} seconds of event-loop time. fetch_user takes 3 "

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import inspect
 import weakref
+from typing import Any
 
 import pytest
 from tasks import Downloader
@@ -22,7 +24,7 @@ class FakeFetch:
     and how many ran at the same time. A cancelled download takes a few turns of the
     event loop to clean up (`cleanup_turns`, 3 unless given), and maybe some seconds too
     (`cleanup_seconds`), like a real connection being closed; it counts as cancelled once
-    that is done.
+    that is done. With `drawn` (the `timeline` fixture) the checker draws what ran when.
     """
 
     def __init__(
@@ -31,6 +33,7 @@ class FakeFetch:
         failing: frozenset[str] = frozenset(),
         cleanup_turns: dict[str, int] | None = None,
         cleanup_seconds: dict[str, float] | None = None,
+        drawn: Any = None,
     ) -> None:
         self.delays = delays
         self.failing = failing
@@ -41,18 +44,24 @@ class FakeFetch:
         self.cancelled: list[str] = []
         self.in_flight = 0
         self.peak = 0
+        self.drawn = drawn
+
+    def span(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self.drawn.span(name) if self.drawn else contextlib.nullcontext()
 
     async def __call__(self, url: str) -> bytes:
         self.started.append(url)
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            await asyncio.sleep(self.delays[url])
+            with self.span(f"fetch({url!r})"):
+                await asyncio.sleep(self.delays[url])
         except asyncio.CancelledError:
-            for _ in range(self.cleanup_turns.get(url, 3)):  # closing the connection
-                await asyncio.sleep(0)
-            if url in self.cleanup_seconds:
-                await asyncio.sleep(self.cleanup_seconds[url])
+            with self.span(f"{url!r} cleans up"):
+                for _ in range(self.cleanup_turns.get(url, 3)):  # closing the connection
+                    await asyncio.sleep(0)
+                if url in self.cleanup_seconds:
+                    await asyncio.sleep(self.cleanup_seconds[url])
             self.cancelled.append(url)
             raise
         finally:
@@ -98,13 +107,14 @@ async def test_start_returns_a_task_at_once_and_it_runs_in_the_background(
     )
 
 
-async def test_started_downloads_run_concurrently(looptime, deadline) -> None:
-    fetch = FakeFetch({"a": 1, "b": 2, "c": 3})
+async def test_started_downloads_run_concurrently(looptime, deadline, timeline) -> None:
+    fetch = FakeFetch({"a": 1, "b": 2, "c": 3}, drawn=timeline)
     downloader = Downloader(fetch)
     for url in ("a", "b", "c"):
         downloader.start(url)
     async with deadline(60, "wait_all()"):
-        results = await downloader.wait_all()
+        with timeline.span("wait_all()"):
+            results = await downloader.wait_all()
     assert results == [b"<a>", b"<b>", b"<c>"], (
         f"wait_all() returned {results!r}; expected the three results [b'<a>', b'<b>', b'<c>']."
     )
@@ -166,14 +176,18 @@ async def test_wait_all_returns_results_in_start_order(looptime, deadline) -> No
     )
 
 
-async def test_wait_all_includes_downloads_that_already_finished(looptime, deadline) -> None:
-    fetch = FakeFetch({"a": 1, "b": 3})
+async def test_wait_all_includes_downloads_that_already_finished(
+    looptime, deadline, timeline
+) -> None:
+    fetch = FakeFetch({"a": 1, "b": 3}, drawn=timeline)
     downloader = Downloader(fetch)
     downloader.start("a")
     downloader.start("b")
-    await asyncio.sleep(2)  # "a" has finished before anyone asks for the results
+    with timeline.span("test: sleep(2)"):
+        await asyncio.sleep(2)  # "a" has finished before anyone asks for the results
     async with deadline(60, "wait_all()"):
-        results = await downloader.wait_all()
+        with timeline.span("wait_all()"):
+            results = await downloader.wait_all()
     assert results == [b"<a>", b"<b>"], (
         f"wait_all() returned {results!r}; expected [b'<a>', b'<b>']. A download that finished "
         "before wait_all() was called still counts: keep every task you start until its "
@@ -215,20 +229,23 @@ async def test_wait_all_raises_the_error_of_a_failed_download(deadline) -> None:
     )
 
 
-async def test_cancel_all_waits_until_tasks_are_cancelled(looptime, deadline) -> None:
+async def test_cancel_all_waits_until_tasks_are_cancelled(looptime, deadline, timeline) -> None:
     # Once cancelled, "slow" takes 1 turn of the loop to clean up; "slower" takes 6 turns
     # and then 1.5 seconds more.
     fetch = FakeFetch(
         {"quick": 1, "slow": 5, "slower": 9},
         cleanup_turns={"slow": 1, "slower": 6},
         cleanup_seconds={"slower": 1.5},
+        drawn=timeline,
     )
     downloader = Downloader(fetch)
     quick, slow, slower = (downloader.start(url) for url in ("quick", "slow", "slower"))
-    await asyncio.sleep(2)  # "quick" has finished; "slow" and "slower" are still downloading
+    with timeline.span("test: sleep(2)"):
+        await asyncio.sleep(2)  # "quick" has finished; "slow" and "slower" are still downloading
     try:
         async with deadline(60, "cancel_all()"):
-            count = await downloader.cancel_all()
+            with timeline.span("cancel_all()"):
+                count = await downloader.cancel_all()
     except asyncio.CancelledError:
         pytest.fail(
             "cancel_all() raised CancelledError at its caller. Awaiting a cancelled task raises "

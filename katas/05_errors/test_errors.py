@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Coroutine
 from typing import Any
@@ -25,11 +26,13 @@ class FakeService:
     """A fake slow service. fetch(id) follows plans[id] and writes down what happened.
 
     When a fetch is cancelled it closes its connection, which takes a few turns of the
-    event loop, before it lets the CancelledError go on.
+    event loop, before it lets the CancelledError go on. With `drawn` (the `timeline`
+    fixture) the checker draws what ran when.
     """
 
-    def __init__(self, plans: dict[int, Plan]) -> None:
+    def __init__(self, plans: dict[int, Plan], drawn: Any = None) -> None:
         self.plans = plans
+        self.drawn = drawn
         self.calls: list[int] = []
         self.cancelled: list[int] = []
         self.cleaned_up: list[int] = []
@@ -44,8 +47,10 @@ class FakeService:
         self.calls.append(item_id)
         self.running += 1
         self.peak = max(self.peak, self.running)
+        name = f"fetch({item_id})" + (" fails" if plan.error is not None else "")
         try:
-            await asyncio.sleep(plan.seconds)
+            with self.drawn.span(name) if self.drawn else contextlib.nullcontext():
+                await asyncio.sleep(plan.seconds)
         except asyncio.CancelledError:
             self.cancelled.append(item_id)
             for _ in range(CLEANUP_TURNS):
@@ -238,15 +243,20 @@ async def test_fetch_settled_keeps_every_result_and_error_in_the_order_of_ids(
     )
 
 
-async def test_fetch_settled_returns_errors_instead_of_raising(looptime, deadline) -> None:
+async def test_fetch_settled_returns_errors_instead_of_raising(
+    looptime, deadline, timeline
+) -> None:
     boom = ArithmeticError("boom")
     refused = ConnectionRefusedError("refused")
-    service = FakeService({1: Plan(0.75, refused), 2: Plan(2.5), 3: Plan(0.25, boom), 4: Plan(1.5)})
+    service = FakeService(
+        {1: Plan(0.75, refused), 2: Plan(2.5), 3: Plan(0.25, boom), 4: Plan(1.5)}, drawn=timeline
+    )
     ids = [3, 1, 2, 4]
     ids_before = list(ids)
     try:
         async with deadline(60, "fetch_settled(fetch, [3, 1, 2, 4])"):
-            result = await fetch_settled(service.fetch, ids)
+            with timeline.span("fetch_settled()"):
+                result = await fetch_settled(service.fetch, ids)
     except* (ArithmeticError, ConnectionError) as group:
         fail_if_raised_a_fetch_error(group, [boom, refused])
         raise
@@ -381,15 +391,18 @@ async def test_fetch_all_or_none_returns_every_result_in_the_order_of_ids(
     assert empty == [], f"fetch_all_or_none(fetch, []) returned {describe(empty)}; expected []."
 
 
-async def test_fetch_all_or_none_cancels_the_rest_at_the_first_error(looptime, deadline) -> None:
-    service = FakeService({i: Plan(2.5 + 0.25 * i) for i in range(1, 21)})
+async def test_fetch_all_or_none_cancels_the_rest_at_the_first_error(
+    looptime, deadline, timeline
+) -> None:
+    service = FakeService({i: Plan(2.5 + 0.25 * i) for i in range(1, 21)}, drawn=timeline)
     service.plans[13] = Plan(1.5, ConnectionError("connection reset"))
     bystander = await start_bystander()
     errors: list[ConnectionError] = []
     result: object = "nothing"
     try:
         async with deadline(60, "fetch_all_or_none(fetch, range(1, 21))"):
-            result = await fetch_all_or_none(service.fetch, range(1, 21))
+            with timeline.span("fetch_all_or_none()"):
+                result = await fetch_all_or_none(service.fetch, range(1, 21))
     except* ConnectionError as group:  # raised alone, or inside an ExceptionGroup
         errors.extend(group.exceptions)  # type: ignore[arg-type]
     running = service.still_running()

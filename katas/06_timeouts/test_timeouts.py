@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import weakref
 from collections.abc import Callable, Coroutine
@@ -19,12 +20,20 @@ HANG = 3600.0  # an answer that never comes in time
 # notices a little later.
 
 
+def drawing(drawn: Any, name: str) -> contextlib.AbstractContextManager[None]:
+    """`drawn` is the `timeline` fixture (or None): the checker draws what ran when."""
+    return drawn.span(name) if drawn else contextlib.nullcontext()
+
+
 class FakeFetch:
     """fetch(url) for fetch_with_retries. Call k takes plans[k] seconds (forever if there
     is no plan for it), then returns b"<url> #k", or raises errors[k] if there is one."""
 
-    def __init__(self, plans: list[float], errors: dict[int, Exception] | None = None) -> None:
+    def __init__(
+        self, plans: list[float], errors: dict[int, Exception] | None = None, drawn: Any = None
+    ) -> None:
         self.plans = plans
+        self.drawn = drawn
         self.errors = errors or {}
         self.started_at: list[float] = []
         self.running_at_start: list[int] = []
@@ -39,7 +48,8 @@ class FakeFetch:
         self.running_at_start.append(self.running)
         self.running += 1
         try:
-            await asyncio.sleep(self.plans[k - 1] if k <= len(self.plans) else HANG)
+            with drawing(self.drawn, f"attempt {k}: fetch"):
+                await asyncio.sleep(self.plans[k - 1] if k <= len(self.plans) else HANG)
         except asyncio.CancelledError:
             self.cancelled.append(k)
             for _ in range(CLEANUP_TURNS):
@@ -65,7 +75,8 @@ class FakeConnection:
         if self not in self.pool.lent:
             pytest.fail(f"download used {self!r} after giving it back to the pool.")
         try:
-            await asyncio.sleep(self.pool.fetch_seconds)
+            with drawing(self.pool.drawn, "conn.fetch(url)"):
+                await asyncio.sleep(self.pool.fetch_seconds)
         except asyncio.CancelledError:
             self.pool.fetch_cancelled += 1
             raise
@@ -79,9 +90,14 @@ class FakePool:
     release(conn) takes a few turns of the event loop to reset the connection."""
 
     def __init__(
-        self, acquire_seconds: float, fetch_seconds: float, fetch_error: Exception | None = None
+        self,
+        acquire_seconds: float,
+        fetch_seconds: float,
+        fetch_error: Exception | None = None,
+        drawn: Any = None,
     ) -> None:
         self.acquire_seconds = acquire_seconds
+        self.drawn = drawn
         self.fetch_seconds = fetch_seconds
         self.fetch_error = fetch_error
         self.lent: list[FakeConnection] = []
@@ -94,7 +110,8 @@ class FakePool:
     async def acquire(self) -> FakeConnection:
         self.waiting += 1
         try:
-            await asyncio.sleep(self.acquire_seconds)
+            with drawing(self.drawn, "pool.acquire()"):
+                await asyncio.sleep(self.acquire_seconds)
         except asyncio.CancelledError:
             self.acquire_cancelled += 1
             raise
@@ -108,8 +125,9 @@ class FakePool:
         if conn not in self.lent:
             self.bad_releases.append(conn)
             return
-        for _ in range(CLEANUP_TURNS):
-            await asyncio.sleep(0)
+        with drawing(self.drawn, "pool.release(conn)"):
+            for _ in range(CLEANUP_TURNS):
+                await asyncio.sleep(0)
         self.lent.remove(conn)  # type: ignore[arg-type]
         self.released.append(conn)  # type: ignore[arg-type]
 
@@ -139,8 +157,14 @@ class FakeSaver:
     errors[order]. Only the save itself holds on to what it is waiting for, so a save that
     nobody keeps a reference to can be garbage-collected halfway."""
 
-    def __init__(self, plans: dict[str, float], errors: dict[str, Exception] | None = None):
+    def __init__(
+        self,
+        plans: dict[str, float],
+        errors: dict[str, Exception] | None = None,
+        drawn: Any = None,
+    ):
         self.plans = plans
+        self.drawn = drawn
         self.errors = errors or {}
         self.started: list[str] = []
         self.saved: list[str] = []
@@ -155,7 +179,8 @@ class FakeSaver:
         self.waiting_on[order] = weakref.ref(disk)
         loop.call_later(self.plans[order], _done_writing, weakref.ref(disk))
         try:
-            await disk
+            with drawing(self.drawn, f"save({order!r})"):
+                await disk
         except asyncio.CancelledError:
             self.cancelled.append(order)
             for _ in range(CLEANUP_TURNS):
@@ -242,13 +267,18 @@ def check_ended_cancelled(task: asyncio.Task[Any], what: str) -> None:
 # -- fetch_with_retries: a timeout for each attempt ----------------------------------
 
 
-async def test_fetch_with_retries_gives_each_attempt_its_own_timeout(looptime, deadline) -> None:
+async def test_fetch_with_retries_gives_each_attempt_its_own_timeout(
+    looptime, deadline, timeline
+) -> None:
     # Attempts 1 and 2 never answer; attempt 3 answers after 0.3337 seconds.
-    fetch = FakeFetch([HANG, HANG, 0.3337])
+    fetch = FakeFetch([HANG, HANG, 0.3337], drawn=timeline)
     result: object = None
     try:
         async with deadline(60, "fetch_with_retries(fetch, 'a.example', ...)"):
-            result = await fetch_with_retries(fetch, "a.example", attempt_timeout=1.25, attempts=4)
+            with timeline.span("fetch_with_retries()"):
+                result = await fetch_with_retries(
+                    fetch, "a.example", attempt_timeout=1.25, attempts=4
+                )
     except TimeoutError:
         tries = len(fetch.started_at)
         pytest.fail(
@@ -411,11 +441,14 @@ async def test_download_returns_the_body_and_gives_the_connection_back(looptime,
     )
 
 
-async def test_download_time_limit_includes_waiting_for_a_connection(looptime, deadline) -> None:
+async def test_download_time_limit_includes_waiting_for_a_connection(
+    looptime, deadline, timeline
+) -> None:
     # A connection comes after 1.75 seconds; the fetch never answers; 2.25 in all.
-    pool = FakePool(acquire_seconds=1.75, fetch_seconds=HANG)
+    pool = FakePool(acquire_seconds=1.75, fetch_seconds=HANG, drawn=timeline)
     task, problems = start_in_task(download(pool, "g.example", time_limit=2.25), pool.problems)
-    await asyncio.wait([task], timeout=30)
+    with timeline.span("download()"):
+        await asyncio.wait([task], timeout=30)
     if not task.done():
         task.cancel()
         await asyncio.wait([task])
@@ -556,14 +589,17 @@ async def test_place_returns_the_receipt_or_raises_the_error_of_a_save_in_time(
     )
 
 
-async def test_place_raises_timeout_error_but_the_save_goes_on(looptime, deadline) -> None:
-    saver = FakeSaver({"slow": 2.75})
+async def test_place_raises_timeout_error_but_the_save_goes_on(
+    looptime, deadline, timeline
+) -> None:
+    saver = FakeSaver({"slow": 2.75}, drawn=timeline)
     service = OrderService(saver.save)
     result: object = "nothing"
     timed_out = False
     try:
         async with deadline(60, "place('slow', time_limit=1.25)"):
-            result = await service.place("slow", time_limit=1.25)
+            with timeline.span("place('slow')"):
+                result = await service.place("slow", time_limit=1.25)
     except TimeoutError:
         timed_out = True
     if not timed_out:
@@ -588,7 +624,8 @@ async def test_place_raises_timeout_error_but_the_save_goes_on(looptime, deadlin
         f"{saver.started}, cancelled {saver.cancelled}."
     )
     async with deadline(60, "drain()"):
-        await service.drain()
+        with timeline.span("drain()"):
+            await service.drain()
     assert saver.saved == ["slow"], (
         "drain() returned before the save that place gave up on had finished. Keep that "
         "task, and await it in drain()."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -27,7 +28,8 @@ class FakeMirrors:
 
     It writes down when each mirror was started, which ones were cancelled, and which ones
     finished their cleanup. Cleanup after a cancel takes a few turns of the event loop
-    (like closing a connection), so `task.cancel()` alone does not finish it.
+    (like closing a connection), so `task.cancel()` alone does not finish it. With
+    `drawn` (the `timeline` fixture) the checker draws what ran when.
     """
 
     def __init__(
@@ -35,8 +37,10 @@ class FakeMirrors:
         delays: dict[Any, float],
         failing: frozenset[Any] = frozenset(),
         answers: dict[Any, Any] | None = None,
+        drawn: Any = None,
     ) -> None:
         self.delays = delays
+        self.drawn = drawn
         self.failing = failing
         self.answers = answers or {}
         self.started: list[tuple[Any, float]] = []
@@ -53,8 +57,10 @@ class FakeMirrors:
         task = asyncio.current_task()
         if task is not None:
             self.tasks[task] = name
+        row = f"fetch({name!r})" + (" fails" if name in self.failing else "")
         try:
-            await asyncio.sleep(self.delays[name])
+            with self.drawn.span(row) if self.drawn else contextlib.nullcontext():
+                await asyncio.sleep(self.delays[name])
         except asyncio.CancelledError:
             self.cancelled.append(name)
             for _ in range(3):  # closing the connection takes a few turns of the loop
@@ -82,8 +88,9 @@ async def make_mirrors() -> AsyncIterator[Any]:
         delays: dict[Any, float],
         failing: frozenset[Any] = frozenset(),
         answers: dict[Any, Any] | None = None,
+        drawn: Any = None,
     ) -> FakeMirrors:
-        made.append(FakeMirrors(delays, failing, answers))
+        made.append(FakeMirrors(delays, failing, answers, drawn))
         return made[-1]
 
     yield make
@@ -184,15 +191,17 @@ async def test_first_success_returns_the_fastest_answer(looptime, deadline, make
 
 
 async def test_first_success_ignores_mirrors_that_fail(
-    looptime, deadline, make_mirrors, bystander
+    looptime, deadline, make_mirrors, bystander, timeline
 ) -> None:
     # "broken" fails after 0.25 s and "down" after 0.5 s; "ok" answers after 1.5 s,
     # "steady" (first in the list of those that work) only after 5 s.
     fake = make_mirrors(
         {"broken": 0.25, "steady": 5, "down": 0.5, "ok": 1.5},
         failing=frozenset({"broken", "down"}),
+        drawn=timeline,
     )
-    result = await call_first_success(fake, ["broken", "steady", "down", "ok"], deadline)
+    with timeline.span("first_success()"):
+        result = await call_first_success(fake, ["broken", "steady", "down", "ok"], deadline)
     assert result == "answer from ok", (
         f"first_success returned {result!r}; expected 'answer from ok': 'broken' and "
         "'down' failed first, and 'ok' is the first mirror that succeeded (after 1.5 s)."
@@ -369,15 +378,18 @@ async def test_hedged_cancelled_by_its_caller_stops_every_mirror(
 
 
 async def test_hedged_starts_the_next_mirror_each_time_the_delay_is_up(
-    looptime, deadline, make_mirrors, bystander
+    looptime, deadline, make_mirrors, bystander, timeline
 ) -> None:
     # Each mirror gets 1.5 s before the next one starts: m0 at 0, m1 at 1.5, m2 at 3.
     # m2 answers (None, a real answer) 0.5 s later, at 3.5 s: m0 and m1 lose, and m3 is
     # never needed.
-    fake = make_mirrors({"m0": 10, "m1": 10, "m2": 0.5, "m3": 0.25}, answers={"m2": None})
+    fake = make_mirrors(
+        {"m0": 10, "m1": 10, "m2": 0.5, "m3": 0.25}, answers={"m2": None}, drawn=timeline
+    )
     mirrors = ["m0", "m1", "m2", "m3"]
     async with deadline(60, f"hedged(fetch, {mirrors}, delay=1.5)"):
-        result = await hedged(fake, mirrors, 1.5)
+        with timeline.span("hedged()"):
+            result = await hedged(fake, mirrors, 1.5)
     assert fake.started == [("m0", 0), ("m1", 1.5), ("m2", 3)], (
         f"hedged started these mirrors (mirror, seconds): {fake.started}; expected "
         "[('m0', 0), ('m1', 1.5), ('m2', 3)]: one more mirror each time 1.5 seconds pass "
@@ -394,7 +406,7 @@ async def test_hedged_starts_the_next_mirror_each_time_the_delay_is_up(
 
 
 async def test_hedged_starts_the_next_mirror_at_once_when_one_fails(
-    looptime, deadline, make_mirrors
+    looptime, deadline, make_mirrors, timeline
 ) -> None:
     # delay 2. m0 fails at 0.25, so m1 starts at once. m1 is slow: 2 s after its start, at
     # 2.25, m2 starts. m1 and m2 both fail at 2.75, so m3 and m4 both start then; m4
@@ -402,13 +414,15 @@ async def test_hedged_starts_the_next_mirror_at_once_when_one_fails(
     fake = make_mirrors(
         {"m0": 0.25, "m1": 2.5, "m2": 0.5, "m3": 5, "m4": 0.5, "m5": 0.25},
         failing=frozenset({"m0", "m1", "m2"}),
+        drawn=timeline,
     )
     mirrors = ("m0", "m1", "m2", "m3", "m4", "m5")
     errors: list[BaseException] = []
     result = None
     try:
         async with deadline(60, f"hedged(fetch, {mirrors}, delay=2)"):
-            result = await hedged(fake, mirrors, 2)
+            with timeline.span("hedged()"):
+                result = await hedged(fake, mirrors, 2)
     except* MirrorError as group:
         errors = errors_in(group)
     assert not errors, (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
 from collections import Counter
@@ -22,6 +23,11 @@ def now() -> float:
     return round(asyncio.get_running_loop().time(), 6)
 
 
+def drawing(drawn: Any, name: str) -> contextlib.AbstractContextManager[None]:
+    """`drawn` is the `timeline` fixture (or None): the checker draws what ran when."""
+    return drawn.span(name) if drawn else contextlib.nullcontext()
+
+
 class FakeService:
     """A fake slow service: fetch(item) takes delays[item] (virtual) seconds.
 
@@ -29,8 +35,11 @@ class FakeService:
     and which calls were cancelled. Cleanup after a cancel takes a few turns of the loop.
     """
 
-    def __init__(self, delays: dict[Any, float], failing: frozenset[Any] = frozenset()) -> None:
+    def __init__(
+        self, delays: dict[Any, float], failing: frozenset[Any] = frozenset(), drawn: Any = None
+    ) -> None:
         self.delays = delays
+        self.drawn = drawn
         self.failing = failing
         self.calls: list[Any] = []
         self.starts: list[float] = []
@@ -52,8 +61,10 @@ class FakeService:
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         self.history.append((now(), self.in_flight))
+        name = f"fetch({item!r})" + (" fails" if item in self.failing else "")
         try:
-            await asyncio.sleep(self.delays[item])
+            with drawing(self.drawn, name):
+                await asyncio.sleep(self.delays[item])
         except asyncio.CancelledError:
             self.cancelled.append(item)
             for _ in range(3):  # closing the connection takes a few turns of the loop
@@ -80,8 +91,10 @@ async def make_service() -> AsyncIterator[Any]:
     """Builds FakeServices; after the test, stops any fake call that is still running."""
     made: list[FakeService] = []
 
-    def make(delays: dict[Any, float], failing: frozenset[Any] = frozenset()) -> FakeService:
-        made.append(FakeService(delays, failing))
+    def make(
+        delays: dict[Any, float], failing: frozenset[Any] = frozenset(), drawn: Any = None
+    ) -> FakeService:
+        made.append(FakeService(delays, failing, drawn))
         return made[-1]
 
     yield make
@@ -200,14 +213,17 @@ async def test_map_limited_never_runs_more_than_limit_at_once(
     check_peak(fake, 5, 26, "map_limited(fetch, <26 items>, limit=5)")
 
 
-async def test_map_limited_keeps_every_slot_busy(looptime, deadline, make_service) -> None:
+async def test_map_limited_keeps_every_slot_busy(
+    looptime, deadline, make_service, timeline
+) -> None:
     # 27 items, limit 3: one slow item (3.5 s) in every group of three, the rest quick.
     items = list(range(27))
     delays = {item: 3.5 if item % 3 == item // 3 % 3 else 0.25 + (item % 2) * 0.5 for item in items}
     durations = [delays[item] for item in items]
     best = pool_finish_time(durations, 3)
-    fake = make_service(delays)
-    await call_map_limited(fake, items, 3, deadline)
+    fake = make_service(delays, drawn=timeline)
+    with timeline.span("map_limited()"):
+        await call_map_limited(fake, items, 3, deadline)
     check_peak(fake, 3, 27, "map_limited(fetch, <27 items>, limit=3)")
     check_slots_busy(fake, items, 3, "map_limited(fetch, <27 items>, limit=3)")
     took = float(looptime)
@@ -224,7 +240,7 @@ async def test_map_limited_keeps_every_slot_busy(looptime, deadline, make_servic
 
 
 async def test_map_limited_a_failing_item_gives_its_slot_back(
-    looptime, deadline, make_service
+    looptime, deadline, make_service, timeline
 ) -> None:
     # limit 4; items 1 and 2 fail early (after 0.25 and 0.5 s). The rest must still get
     # all 4 slots.
@@ -233,11 +249,12 @@ async def test_map_limited_a_failing_item_gives_its_slot_back(
     delays.update({1: 0.25, 2: 0.5})
     durations = [delays[item] for item in items]
     best = pool_finish_time(durations, 4)
-    fake = make_service(delays, failing=frozenset({1, 2}))
+    fake = make_service(delays, failing=frozenset({1, 2}), drawn=timeline)
     errors: list[BaseException] = []
     result: list[Any] = []
     try:
-        result = await call_map_limited(fake, items, 4, deadline)
+        with timeline.span("map_limited()"):
+            result = await call_map_limited(fake, items, 4, deadline)
     except* FetchError as group:
         errors = list(group.exceptions)
     assert not errors, (
@@ -354,10 +371,13 @@ def describe(times: list[float]) -> str:
     return ", ".join(parts[:8]) + (", ..." if len(parts) > 8 else "") if parts else "none"
 
 
-async def acquire_at(limiter: RateLimiter, at: float, times: list[float], work: float) -> None:
+async def acquire_at(
+    limiter: RateLimiter, at: float, times: list[float], work: float, drawn: Any = None
+) -> None:
     """At `at` seconds, wait for the limiter, note when it let us through, then work."""
     await asyncio.sleep(at - now())
-    await limiter.acquire()
+    with drawing(drawn, f"acquire() at {at:g}s"):
+        await limiter.acquire()
     times.append(now())
     await asyncio.sleep(work)
 
@@ -387,17 +407,17 @@ async def test_rate_limiter_lets_per_second_through_each_second(looptime, deadli
 
 
 async def test_rate_limiter_slot_comes_back_one_second_after_it_was_taken(
-    looptime, deadline
+    looptime, deadline, timeline
 ) -> None:
     limiter = RateLimiter(2)
     times: list[float] = []
     async with deadline(60, "RateLimiter(2).acquire() at 0, 0.75, 1.25, 1.25 and 3 seconds"):
         await asyncio.gather(
-            acquire_at(limiter, 0, times, 0.25),
-            acquire_at(limiter, 0.75, times, 0.25),
-            acquire_at(limiter, 1.25, times, 0.25),
-            acquire_at(limiter, 1.25, times, 0.25),
-            acquire_at(limiter, 3, times, 0.25),
+            acquire_at(limiter, 0, times, 0.25, timeline),
+            acquire_at(limiter, 0.75, times, 0.25, timeline),
+            acquire_at(limiter, 1.25, times, 0.25, timeline),
+            acquire_at(limiter, 1.25, times, 0.25, timeline),
+            acquire_at(limiter, 3, times, 0.25, timeline),
         )
     expected = [0, 0.75, 1.25, 1.75, 3]
     assert sorted(times) == expected, (

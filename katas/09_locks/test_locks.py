@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -127,11 +128,13 @@ class FakeStore:
     """A slow balance store: get takes 0.25 s, set takes 0.5 s (of virtual time).
 
     It writes down every read and write, and how many of its calls were running at the
-    same moment: on one account, and across accounts.
+    same moment: on one account, and across accounts. With `drawn` (the `timeline`
+    fixture) the checker draws what ran when.
     """
 
-    def __init__(self, balances: dict[str, int]) -> None:
+    def __init__(self, balances: dict[str, int], drawn: Any = None) -> None:
         self.balances = dict(balances)
+        self.drawn = drawn
         self.reads: list[str] = []
         self.writes: list[tuple[str, int]] = []
         self.fail_next_read: set[str] = set()
@@ -139,6 +142,9 @@ class FakeStore:
         self._busy: Counter[str] = Counter()
         self.peak_on_one_account = 0
         self.peak_accounts_at_once = 0
+
+    def _drawing(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self.drawn.span(name) if self.drawn else contextlib.nullcontext()
 
     async def _take_time(self, account: str, seconds: float) -> None:
         self._busy[account] += 1
@@ -156,14 +162,16 @@ class FakeStore:
 
     async def get(self, account: str) -> int:
         self.reads.append(account)
-        await self._take_time(account, READ)
+        with self._drawing(f"get({account!r})"):
+            await self._take_time(account, READ)
         if account in self.fail_next_read:
             self.fail_next_read.discard(account)
             raise StoreError(f"could not read {account}")
         return self.balances.get(account, 0)
 
     async def set(self, account: str, balance: int) -> None:
-        await self._take_time(account, WRITE)
+        with self._drawing(f"set({account!r}, {balance!r})"):
+            await self._take_time(account, WRITE)
         if account in self.fail_next_write:
             self.fail_next_write.discard(account)
             raise StoreError(f"could not write {account}")
@@ -436,8 +444,8 @@ async def test_withdraw_takes_money_out_only_if_there_is_enough(looptime, deadli
             await bank.withdraw("dave", 1)
 
 
-async def test_withdraw_many_at_once_never_overdraws(looptime, deadline) -> None:
-    store = FakeStore({"alice": 100})
+async def test_withdraw_many_at_once_never_overdraws(looptime, deadline, timeline) -> None:
+    store = FakeStore({"alice": 100}, drawn=timeline)
     bank = Bank(store)
     results = await run_all(
         deadline,
@@ -551,8 +559,10 @@ async def test_a_store_error_comes_out_and_does_not_leave_the_account_locked(dea
     )
 
 
-async def test_a_cancelled_deposit_does_not_leave_the_account_locked(looptime, deadline) -> None:
-    store = FakeStore({"alice": 0})
+async def test_a_cancelled_deposit_does_not_leave_the_account_locked(
+    looptime, deadline, timeline
+) -> None:
+    store = FakeStore({"alice": 0}, drawn=timeline)
     bank = Bank(store)
     reading = asyncio.create_task(bank.deposit("alice", 1))
     second = asyncio.create_task(bank.deposit("alice", 10))

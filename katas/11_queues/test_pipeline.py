@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import Counter
 from collections.abc import AsyncIterator, Hashable, Sequence
 from typing import Any
@@ -27,6 +28,8 @@ class Work:
     HandleError for a failing item. Cancelled, it needs a few turns of the event loop to
     clean up, like real code that closes a connection. `taken` counts the items the
     source has handed out; `peak_ahead` is the most items ever taken but not yet done.
+    With `drawn` (the `timeline` fixture) the checker draws what ran when, a row per
+    item, named after the worker (the task) that handled it.
     """
 
     def __init__(
@@ -34,8 +37,15 @@ class Work:
         delays: dict[Hashable, float] | float,
         failing: frozenset = frozenset(),
         echo: bool = False,
+        drawn: Any = None,
     ):
         self.delays = delays
+        self.drawn = drawn
+        # task -> worker number, for the timeline; weak, so that it keeps no task alive
+        self.workers: weakref.WeakKeyDictionary[asyncio.Task[Any], int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.worker_count = 0
         self.echo = echo  # handle(item) returns the item object itself
         self.failing = failing
         self.taken = 0
@@ -51,13 +61,27 @@ class Work:
     def delay(self, item: Any) -> float:
         return self.delays if isinstance(self.delays, int | float) else self.delays[item]
 
+    def drawing(self, name: str) -> contextlib.AbstractContextManager[None]:
+        return self.drawn.span(name) if self.drawn else contextlib.nullcontext()
+
+    def worker_name(self) -> str:
+        """Worker 1 is the first task that called handle, worker 2 the next one, and so on."""
+        task = asyncio.current_task()
+        if not self.drawn or task is None:
+            return "worker"
+        if task not in self.workers:
+            self.worker_count += 1
+            self.workers[task] = self.worker_count
+        return f"worker {self.workers[task]}"
+
     async def handle(self, item: Any) -> str:
         self.calls.append(item)
         self.running.append(item)
         self.in_flight += 1
         self.peak = max(self.peak, self.in_flight)
         try:
-            await asyncio.sleep(self.delay(item))
+            with self.drawing(f"{self.worker_name()}: handle({item!r})"):
+                await asyncio.sleep(self.delay(item))
         except asyncio.CancelledError:
             self.cancelled.append(item)
             for _ in range(3):  # cleanup that takes a few turns of the loop
@@ -73,9 +97,14 @@ class Work:
         return item if self.echo else f"done {item}"
 
     def source(
-        self, items: Sequence[Any], every: float = 0, fail_after: int | None = None
+        self,
+        items: Sequence[Any],
+        every: float = 0,
+        fail_after: int | None = None,
+        drawn: bool = False,
     ) -> Source:
-        return Source(self, items, every, fail_after)
+        """`drawn=True`: the timeline shows when the source gave each item, too."""
+        return Source(self, items, every, fail_after, drawn)
 
     def summary(self) -> str:
         return (
@@ -90,8 +119,16 @@ class Source:
     With `fail_after=n` it raises SourceError when asked for item number n + 1.
     """
 
-    def __init__(self, work: Work, items: Sequence[Any], every: float, fail_after: int | None):
+    def __init__(
+        self,
+        work: Work,
+        items: Sequence[Any],
+        every: float,
+        fail_after: int | None,
+        drawn: bool = False,
+    ):
         self.work = work
+        self.drawn = drawn
         self.items = list(items)
         self.every = every
         self.fail_after = fail_after
@@ -105,8 +142,10 @@ class Source:
             raise SourceError(f"the source broke down after {self.index} items")
         if self.index >= len(self.items):
             raise StopAsyncIteration
-        if self.every:
-            await asyncio.sleep(self.every)
+        name = f"source gives {self.items[self.index]!r}"
+        with self.work.drawing(name) if self.drawn else contextlib.nullcontext():
+            if self.every:
+                await asyncio.sleep(self.every)
         item = self.items[self.index]
         self.index += 1
         work = self.work
@@ -237,12 +276,13 @@ async def test_process_all_returns_results_in_source_order(looptime) -> None:
     )
 
 
-async def test_process_all_runs_exactly_workers_items_at_once(looptime) -> None:
+async def test_process_all_runs_exactly_workers_items_at_once(looptime, timeline) -> None:
     delays = {"a": 1.25, "b": 0.5, "c": 0.75, "d": 0.5, "e": 1, "f": 0.25, "g": 0.5}
-    work = Work(delays)
+    work = Work(delays, drawn=timeline)
     items = list(delays)
     async with within(60, "process_all(source, handle, workers=3, maxsize=2)", work):
-        results = await process_all(work.source(items), work.handle, workers=3, maxsize=2)
+        with timeline.span("process_all()"):
+            results = await process_all(work.source(items), work.handle, workers=3, maxsize=2)
     check_results(results, expected(items), "process_all")
     assert work.peak <= 3, (
         f"{work.peak} items were being handled at the same moment with workers=3. Exactly "
@@ -320,11 +360,16 @@ async def test_process_all_keeps_equal_items_apart(looptime) -> None:
     )
 
 
-async def test_process_all_holds_the_producer_back_when_the_queue_is_full(looptime) -> None:
-    work = Work(1)
+async def test_process_all_holds_the_producer_back_when_the_queue_is_full(
+    looptime, timeline
+) -> None:
+    work = Work(1, drawn=timeline)
     items = list(range(12))
     async with within(60, "process_all(source, handle, workers=2, maxsize=3)", work):
-        results = await process_all(work.source(items), work.handle, workers=2, maxsize=3)
+        with timeline.span("process_all()"):
+            results = await process_all(
+                work.source(items, drawn=True), work.handle, workers=2, maxsize=3
+            )
     check_results(results, expected(items), "process_all")
     # At most: 2 items in the workers, 3 waiting on the queue, 1 in the producer's hand.
     most = 2 + 3 + 1
@@ -353,11 +398,16 @@ async def test_process_all_holds_the_producer_back_when_the_queue_is_full(loopti
     )
 
 
-async def test_process_all_starts_work_while_the_source_is_still_producing(looptime) -> None:
-    work = Work(0.5)
+async def test_process_all_starts_work_while_the_source_is_still_producing(
+    looptime, timeline
+) -> None:
+    work = Work(0.5, drawn=timeline)
     items = ["a", "b", "c", "d"]  # one item every second: at 1, 2, 3 and 4 seconds
     async with within(60, "process_all(source, handle, workers=2, maxsize=1)", work):
-        results = await process_all(work.source(items, every=1), work.handle, workers=2, maxsize=1)
+        with timeline.span("process_all()"):
+            results = await process_all(
+                work.source(items, every=1, drawn=True), work.handle, workers=2, maxsize=1
+            )
     check_results(results, expected(items), "process_all")
     assert looptime == 4.5, (
         f"process_all took {float(looptime)} seconds. The source gives an item every second "
