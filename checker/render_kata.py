@@ -89,11 +89,19 @@ def format_tests(
 TIMELINE_WIDTH = 40  # characters for the longest span
 
 
-def format_timeline(spans: list[Span], title: str) -> Table:
-    """A row per call, a bar over event-loop time: concurrency at a glance."""
-    end = max((s.end if s.end is not None else s.start for s in spans), default=0.0) or 1.0
+def timeline_end(spans: list[Span]) -> float:
+    return max((s.end if s.end is not None else s.start for s in spans), default=0.0) or 1.0
+
+
+def format_timeline(spans: list[Span], title: str, end: float | None = None) -> Group:
+    """A row per call, a bar over event-loop time: concurrency at a glance.
+
+    `end`: the time the full width stands for, so two timelines drawn together share a scale.
+    """
+    end = end or timeline_end(spans)
+    label = f"{end:g} s"
     table = Table.grid(padding=(0, 1))
-    table.add_row(Text(title, style="bold"), Text(f"0 {'─' * (TIMELINE_WIDTH - 6)} {end:g} s"))
+    table.add_row(Text(), Text(f"0 {'─' * max(TIMELINE_WIDTH - 3 - len(label), 1)} {label}"))
     for span in spans:
         first = round(span.start / end * TIMELINE_WIDTH)
         if span.end is None:
@@ -104,7 +112,7 @@ def format_timeline(spans: list[Span], title: str) -> Table:
             bar = " " * first + "█" * (last - first)
             when = f"{span.start:g}–{span.end:g}s"
         table.add_row(Text(visible(span.name)), Text(bar, style="cyan"), Text(when, style="dim"))
-    return table
+    return Group(Text(title, style="bold"), table)
 
 
 def format_test_group(
@@ -133,10 +141,12 @@ def format_test_group(
         body.append(visible(shown), style="dim")
     parts: list[RenderableType] = [body]
     if test.timeline:
+        correct = reference.get(test.name, [])
+        end = max(timeline_end(test.timeline), timeline_end(correct) if correct else 0.0)
         parts.append(Text())
-        parts.append(format_timeline(test.timeline, "what your code did"))
-        if reference.get(test.name):
-            parts.append(format_timeline(reference[test.name], "what a correct version does"))
+        parts.append(format_timeline(test.timeline, "what your code did", end))
+        if correct:
+            parts.append(format_timeline(correct, "what a correct version does", end))
     return Panel(Group(*parts), title=title, title_align="left", border_style=style)
 
 
