@@ -47,6 +47,11 @@ class Kata:
         return sorted(self.path.glob("test_*.py"))
 
     @property
+    def writes_tests(self) -> bool:
+        """A testing kata: the learner's file is a test module, run against broken copies."""
+        return self.file.endswith("_tests.py")
+
+    @property
     def given_files(self) -> list[Path]:
         """Modules the kata hands over as they are (an app under test, its broken copies).
 

@@ -74,6 +74,8 @@ class Gallery:
     runs: list[Run] = field(default_factory=list)
     leftovers: list[str] = field(default_factory=list)
     shadowed: bool = False  # the learner's file defines a fixture of the gallery's name
+    passed_on_correct: set[tuple[str, tuple[tuple[str, str], ...]]] = field(default_factory=set)
+    caught: set[str] = field(default_factory=set)  # bugs some learner test already caught
 
     @property
     def bug_ids(self) -> list[str]:
@@ -116,6 +118,10 @@ class Gallery:
 
         def under_test(request: pytest.FixtureRequest) -> Iterator[Any]:
             implementation: Implementation = request.param
+            if implementation.id in self.caught:
+                # One catch is enough: a big parametrized suite times every broken copy
+                # would cost far more than the kata's other tests.
+                pytest.skip(f"already caught: {implementation.description}")
             active = set(map(id, mock._patch._active_patches))  # type: ignore[attr-defined]
             thing = implementation.build()
             yield thing
@@ -154,6 +160,11 @@ class Gallery:
                 sorted((k, repr(v)) for k, v in callspec.params.items() if k != self.fixture_name)
             )
         self.runs.append(Run(name, case, implementation, outcome, message))
+        if implementation == CORRECT and outcome is Outcome.PASSED:
+            self.passed_on_correct.add((name, case))
+        elif implementation != CORRECT and outcome is Outcome.FAILED:
+            if (name, case) in self.passed_on_correct:
+                self.caught.add(implementation)
 
     # -- the verdicts, called by the pinned test module's own tests ---------------------
     def check_written(self) -> None:

@@ -28,6 +28,9 @@ from checker.results import KataResult
 from checker.watchdog import STARTUP_LIMIT, TEST_TIMEOUT, watch_process
 
 PER_TEST_BUDGET = TEST_TIMEOUT + 1.0  # a process's hard budget: startup + tests x this
+# A testing kata runs the learner's tests once per implementation: however many they
+# wrote, a hang is still caught by the watchdog's stall rule, so the hard budget is generous.
+LEARNER_TESTS_BUDGET = 300.0
 MEMORY_LIMIT = 4 * 2**30  # bytes a test process may allocate; --memory-limit changes it
 
 
@@ -103,7 +106,10 @@ def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) 
             p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
         ),
     }
-    budget = STARTUP_LIMIT + sum(k.test_count() for k in katas) * PER_TEST_BUDGET
+    budget = STARTUP_LIMIT + sum(
+        k.test_count() * PER_TEST_BUDGET + (LEARNER_TESTS_BUDGET if k.writes_tests else 0.0)
+        for k in katas
+    )
     return RunRequest(args, env, scratch, events_path, log_path, budget)
 
 

@@ -4,7 +4,8 @@ Try not to read this before your tests are written: a good test suite catches bu
 not written for. Each bug is one realistic mistake, described the way a bug report would.
 """
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request, Response, status
 from fastapi.routing import APIRoute
@@ -106,6 +107,76 @@ def ids_repeat() -> FastAPI:
     return create_app(_IdsRepeat())
 
 
+class _AtMost99(BaseModel):
+    item: str = Field(min_length=1, max_length=40)
+    quantity: int = Field(ge=1, lt=100)
+
+
+def quantity_100_rejected() -> FastAPI:
+    return _broken_create(model=_AtMost99)
+
+
+def unknown_item_saved() -> FastAPI:
+    app = create_app()
+
+    async def create_order(body: OrderIn, request: Request, response: Response) -> Order:
+        prices: dict[str, int] = request.app.state.prices
+        order = request.app.state.store.add(body.item, body.quantity, prices.get(body.item, 0))
+        if body.item not in prices:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "unknown item")
+        response.headers["Location"] = f"/orders/{order.id}"
+        return order
+
+    _replace_route(app, "POST", "/orders", create_order, status_code=status.HTTP_201_CREATED)
+    return app
+
+
+def newest_first() -> FastAPI:
+    app = create_app()
+
+    async def list_orders(request: Request) -> list[Order]:
+        return list(reversed(request.app.state.store.orders.values()))
+
+    _replace_route(app, "GET", "/orders", list_orders)
+    return app
+
+
+def delete_missing_is_204() -> FastAPI:
+    app = create_app()
+
+    async def delete_order(order_id: int, request: Request) -> None:
+        request.app.state.store.remove(order_id)
+
+    _replace_route(
+        app, "DELETE", "/orders/{order_id}", delete_order, status_code=status.HTTP_204_NO_CONTENT
+    )
+    return app
+
+
+def fig_lost() -> FastAPI:
+    app = create_app()
+    startup = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with startup(app):
+            del app.state.prices["fig"]  # the price list loaded without its last line
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+class _IdsFromCount(OrderStore):
+    def add(self, item: str, quantity: int, price: int) -> Order:
+        self.last_id = len(self.orders)
+        return super().add(item, quantity, price)
+
+
+def ids_after_delete() -> FastAPI:
+    return create_app(_IdsFromCount())
+
+
 # id -> (what the bug report says, how to build the broken app)
 BUGS: dict[str, tuple[str, Callable[[], FastAPI]]] = {
     "quantity-zero": ("POST /orders accepts a quantity of 0", zero_quantity),
@@ -125,4 +196,22 @@ BUGS: dict[str, tuple[str, Callable[[], FastAPI]]] = {
         delete_keeps_the_order,
     ),
     "ids-repeat": ("every new order gets id 1, so it replaces the one before", ids_repeat),
+    "quantity-100": ("POST /orders rejects a quantity of 100", quantity_100_rejected),
+    "unknown-item-saved": (
+        "an order for an item not on the price list is answered 422 but saved anyway",
+        unknown_item_saved,
+    ),
+    "newest-first": ("GET /orders lists the newest order first", newest_first),
+    "delete-missing": (
+        "DELETE /orders/{id} of an order that does not exist answers 204, not 404",
+        delete_missing_is_204,
+    ),
+    "fig-lost": (
+        "figs cannot be ordered: the price list loaded at startup lost its last item",
+        fig_lost,
+    ),
+    "ids-after-delete": (
+        "after a delete, a new order can get the id of an order that still exists",
+        ids_after_delete,
+    ),
 }

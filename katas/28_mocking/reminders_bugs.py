@@ -24,7 +24,9 @@ def _broken(bug: str) -> Remind:
             seen.add(user_id)
             try:
                 user = await users.get(user_id)
-            except Exception:
+            except Exception as error:
+                if bug == "db-error-replaced":
+                    raise RuntimeError("lookup failed") from error
                 if bug != "db-error-swallowed":
                     raise
                 report.unknown.append(user_id)
@@ -33,7 +35,8 @@ def _broken(bug: str) -> Remind:
                 report.unknown.append(user_id)
                 continue
             if not user.wants_email and bug != "opted-out":  # type: ignore[union-attr]
-                report.skipped.append(user.id)
+                skipped = report.unknown if bug == "opted-out-as-unknown" else report.skipped
+                skipped.append(user.id)
                 continue
             name = user.name.split()[0] if bug == "first-name" else user.name  # type: ignore[union-attr]
             body = f"Hello {name}, your invoice is due. Thank you!"
@@ -75,6 +78,14 @@ BUGS: dict[str, tuple[str, Remind]] = {
         _broken("no-await"),
     ),
     "subject": ("the reminder goes out with the subject 'Reminder'", _broken("subject")),
+    "opted-out-as-unknown": (
+        "users who turned email off are reported as unknown, not as skipped",
+        _broken("opted-out-as-unknown"),
+    ),
+    "db-error-replaced": (
+        "a database error comes out as RuntimeError('lookup failed'), hiding the real error",
+        _broken("db-error-replaced"),
+    ),
     "unknown-crash": ("an id with no user makes remind crash", _broken("unknown-crash")),
     "first-name": (
         "the greeting uses only the first word of the user's name",

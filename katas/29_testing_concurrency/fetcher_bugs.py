@@ -18,7 +18,12 @@ def _broken(bug: str) -> FetchAll:
     async def fetch_all(
         urls: list[str], fetch: Fetch, limit: int = 3, fetch_timeout: float = 5.0
     ) -> list[bytes | None]:
-        slots = asyncio.Semaphore(limit + 1 if bug == "limit-plus-one" else limit)
+        if bug == "limit-ignored":
+            limit = 3
+        if bug == "timeout-ignored":
+            fetch_timeout = 5.0
+        sizes = {"limit-plus-one": limit + 1, "limit-minus-one": max(limit - 1, 1)}
+        slots = asyncio.Semaphore(sizes.get(bug, limit))
 
         async def guarded(url: str) -> bytes | None:
             try:
@@ -48,6 +53,16 @@ def _broken(bug: str) -> FetchAll:
 
         if bug == "sequential":
             return [await one(url) for url in urls]
+        if bug == "batches":
+            results: list[bytes | None] = []
+            for start in range(0, len(urls), limit):
+                batch = urls[start : start + limit]
+                results.extend(await asyncio.gather(*(guarded(url) for url in batch)))
+            return results
+        if bug == "error-group":
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(url)) for url in urls]
+            return [task.result() for task in tasks]
         if bug == "finish-order":
             done: list[bytes | None] = []
 
@@ -78,6 +93,23 @@ BUGS: dict[str, tuple[str, FetchAll]] = {
     "limit-plus-one": (
         "one more fetch than the limit runs at the same time",
         _broken("limit-plus-one"),
+    ),
+    "batches": (
+        "fetch_all works in fixed batches: the next fetches wait for the whole batch",
+        _broken("batches"),
+    ),
+    "limit-minus-one": (
+        "one fetch fewer than the limit runs at the same time",
+        _broken("limit-minus-one"),
+    ),
+    "limit-ignored": ("the limit is always 3, whatever the caller asks", _broken("limit-ignored")),
+    "timeout-ignored": (
+        "the timeout is always 5 seconds, whatever the caller asks",
+        _broken("timeout-ignored"),
+    ),
+    "error-group": (
+        "a failing fetch comes out wrapped in an ExceptionGroup, not as its own error",
+        _broken("error-group"),
     ),
     "no-timeout": ("a fetch that never answers is waited for forever", _broken("no-timeout")),
     "timeout-counts-the-wait": (

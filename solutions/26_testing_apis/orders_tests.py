@@ -74,3 +74,6 @@ async def test_list_and_delete(client: httpx.AsyncClient) -> None:
     assert (await client.get(f"/orders/{made[1]['id']}")).status_code == 404
     assert (await client.get("/orders")).json() == [made[0], made[2]]
     assert (await client.delete(f"/orders/{made[1]['id']}")).status_code == 404
+    newer = (await client.post("/orders", json={"item": "apple", "quantity": 1})).json()
+    assert newer["id"] not in {order["id"] for order in made}
+    assert (await client.get("/orders")).json() == [made[0], made[2], newer]

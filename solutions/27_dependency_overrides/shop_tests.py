@@ -99,6 +99,20 @@ async def test_checkout(
     assert gateway.charges == [("ada", 5000)]
     assert repository.orders == [("ada", 1, 2, "ch_1")]
     assert repository.products[1].stock == 1
+    second = await client.post("/checkout", json=buy(2, 1))
+    assert second.json() == {"order_id": 2, "charge_id": "ch_2", "amount": 400}
+    assert repository.orders[1] == ("ada", 2, 1, "ch_2")
+
+
+async def test_bad_checkouts_change_nothing(
+    client: httpx.AsyncClient, repository: FakeRepository, gateway: FakeGateway
+) -> None:
+    assert (await client.post("/checkout", json=buy(99, 1))).status_code == 404
+    for quantity in (0, 11):
+        assert (await client.post("/checkout", json=buy(2, quantity))).status_code == 422
+    assert gateway.charges == []
+    assert repository.orders == []
+    assert repository.products[2].stock == 10
 
 
 async def test_out_of_stock(

@@ -70,9 +70,9 @@ async def test_a_slow_fetch_times_out(fetch_all, looptime) -> None:
     server = FakeServer({"quick": 1, "stuck": 1000})
     start = float(looptime)
     async with asyncio.timeout(60):
-        results = await fetch_all(["stuck", "quick"], server.fetch, limit=3, fetch_timeout=5)
+        results = await fetch_all(["stuck", "quick"], server.fetch, limit=3, fetch_timeout=2)
     assert results == [None, b"quick"]
-    assert elapsed(looptime, start) == pytest.approx(5)
+    assert elapsed(looptime, start) == pytest.approx(2)
     assert server.in_flight == 0
 
 
@@ -89,3 +89,12 @@ async def test_errors_are_raised(fetch_all) -> None:
     async with asyncio.timeout(60):
         with pytest.raises(ConnectionError):
             await fetch_all(["ok", "down"], server.fetch, limit=3)
+
+
+async def test_a_free_slot_is_used_at_once(fetch_all, looptime) -> None:
+    server = FakeServer({"a": 1, "b": 3, "c": 1, "d": 1})
+    start = float(looptime)
+    async with asyncio.timeout(60):
+        results = await fetch_all(["a", "b", "c", "d"], server.fetch, limit=2)
+    assert results == [b"a", b"b", b"c", b"d"]
+    assert elapsed(looptime, start) == pytest.approx(3)

@@ -44,7 +44,7 @@ async def test_location_points_at_the_order(
 async def test_ids_are_new(client: httpx.AsyncClient, order: httpx.Response) -> None:
     other = await client.post("/orders", json={"item": "apple", "quantity": 1})
     assert other.json()["id"] != order.json()["id"]
-    assert len((await client.get("/orders")).json()) == 2
+    assert (await client.get("/orders")).json() == [order.json(), other.json()]
 
 
 @pytest.mark.parametrize("quantity", [0, 101])
@@ -55,6 +55,7 @@ async def test_bad_quantity(client: httpx.AsyncClient, quantity: int) -> None:
 
 async def test_unknown_item(client: httpx.AsyncClient) -> None:
     assert (await client.post("/orders", json={"item": "kiwi", "quantity": 1})).status_code == 422
+    assert (await client.get("/orders")).json() == []
 
 
 async def test_missing(client: httpx.AsyncClient) -> None:
@@ -65,3 +66,10 @@ async def test_delete(client: httpx.AsyncClient, order: httpx.Response) -> None:
     url = order.headers["location"]
     assert (await client.delete(url)).status_code == 204
     assert (await client.get(url)).status_code == 404
+
+
+@pytest.mark.parametrize("quantity", [1, 100])
+async def test_quantity_edges_are_allowed(client: httpx.AsyncClient, quantity: int) -> None:
+    response = await client.post("/orders", json={"item": "fig", "quantity": quantity})
+    assert response.status_code == 201
+    assert response.json()["total"] == 120 * quantity

@@ -57,6 +57,10 @@ class TestOrders:
 
     async def test_delete(self, api: httpx.AsyncClient) -> None:
         order = await create(api, "pear", 1)
+        kept = await create(api, "fig", 1)
         assert (await api.delete(f"/orders/{order['id']}")).status_code == 204
         assert (await api.get(f"/orders/{order['id']}")).status_code == 404
         assert (await api.delete(f"/orders/{order['id']}")).status_code == 404
+        later = await create(api, "apple", 1)
+        assert later["id"] not in (order["id"], kept["id"])
+        assert (await api.get("/orders")).json() == [kept, later]

@@ -134,3 +134,13 @@ async def test_declined_payment(
     assert response.json() == {"detail": "card expired"}
     assert repository.products[2].stock == 10
     assert repository.orders == []
+
+
+async def test_two_orders_get_their_own_ids(
+    client: httpx.AsyncClient, repository: FakeRepository
+) -> None:
+    first = await client.post("/checkout", json=buy(2, 1))
+    second = await client.post("/checkout", json=buy(2, 1))
+    assert [first.json()["order_id"], second.json()["order_id"]] == [1, 2]
+    assert (await client.post("/checkout", json=buy(7, 1))).status_code == 404
+    assert (await client.post("/checkout", json=buy(2, 11))).status_code == 422
