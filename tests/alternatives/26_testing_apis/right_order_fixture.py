@@ -73,3 +73,7 @@ async def test_quantity_edges_are_allowed(client: httpx.AsyncClient, quantity: i
     response = await client.post("/orders", json={"item": "fig", "quantity": quantity})
     assert response.status_code == 201
     assert response.json()["total"] == 120 * quantity
+
+
+async def test_deleting_a_missing_order_is_404(client: httpx.AsyncClient) -> None:
+    assert (await client.delete("/orders/12")).status_code == 404
