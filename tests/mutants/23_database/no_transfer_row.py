@@ -86,8 +86,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
       connection from `async with engine.begin() as conn:`;
     - keep the engine as `app.state.engine`, and `app.state.sessions`, an
       `async_sessionmaker` bound to it (with `expire_on_commit=False`).
-    After the yield (shutdown), whatever happened: `await engine.dispose()`, which closes
-    every connection of the pool.
+    Once the engine exists, whatever happens next (a normal shutdown after the yield, the
+    tables that cannot be created, the lifespan cancelled): `await engine.dispose()`, in
+    a `finally`. It closes every connection of the pool.
     """
     url: str = app.state.database_url
     if ":memory:" in url:
