@@ -77,3 +77,12 @@ async def test_quantity_edges_are_allowed(client: httpx.AsyncClient, quantity: i
 
 async def test_deleting_a_missing_order_is_404(client: httpx.AsyncClient) -> None:
     assert (await client.delete("/orders/12")).status_code == 404
+
+
+async def test_ids_stay_unique_after_a_delete(
+    client: httpx.AsyncClient, order: httpx.Response
+) -> None:
+    second = (await client.post("/orders", json={"item": "apple", "quantity": 1})).json()
+    await client.delete(order.headers["location"])
+    third = (await client.post("/orders", json={"item": "fig", "quantity": 1})).json()
+    assert third["id"] != second["id"]
