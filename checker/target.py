@@ -108,9 +108,15 @@ class _LearnerTestsLoader(_LearnerLoader):
 class LearnerFinder(importlib.abc.MetaPathFinder):
     """Learner modules from the target; a kata's given modules from `katas/`."""
 
-    def __init__(self, files: dict[str, Path], given: dict[str, Path] | None = None) -> None:
+    def __init__(
+        self,
+        files: dict[str, Path],
+        given: dict[str, Path] | None = None,
+        test_modules: frozenset[str] = frozenset(),
+    ) -> None:
         self.files = files
         self.given = given or {}
+        self.test_modules = test_modules  # learner files that are test modules (testing katas)
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
@@ -122,7 +128,7 @@ class LearnerFinder(importlib.abc.MetaPathFinder):
             return None
         if not file.is_file():
             raise ModuleNotFoundError(f"{file} does not exist", name=fullname)
-        kind = _LearnerTestsLoader if file.name.endswith("_tests.py") else _LearnerLoader
+        kind = _LearnerTestsLoader if fullname in self.test_modules else _LearnerLoader
         loader = kind(fullname, str(file))
         # From a file location, so the module gets __file__ and __cached__ like any import.
         return importlib.util.spec_from_file_location(fullname, file, loader=loader)
@@ -155,6 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
     finder = LearnerFinder(
         {k.module: k.learner_file(target) for k in katas},
         {p.stem: p for k in katas for p in k.given_files},
+        frozenset(k.module for k in katas if k.writes_tests),
     )
     config.stash[_FINDER_KEY] = finder
     sys.meta_path.insert(0, finder)
