@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 
+# Whole-course runs: minutes on a busy two-core machine, and more with every kata.
+WHOLE_COURSE = pytest.mark.timeout(900)
+
+
+@WHOLE_COURSE
 def test_plain_pytest_passes_on_solutions(python) -> None:
     done = python("-m", "pytest", "katas", "--target=solutions", "-q")
     assert done.returncode == 0, done.stdout[-3000:]
@@ -15,6 +21,7 @@ def test_bare_pytest_runs_the_katas_not_the_suite(python) -> None:
     assert "tests/" not in done.stdout
 
 
+@WHOLE_COURSE
 def test_plain_pytest_fails_on_the_stubs(python) -> None:
     done = python("-m", "pytest", "katas", "-q")
     assert done.returncode == 1, done.stdout[-3000:]
