@@ -51,6 +51,14 @@ def record_passes(report: Report, progress: Progress) -> list[str]:
     return [k.id for k in report.katas if k.status is KataStatus.PASSED and progress.passed(k.id)]
 
 
+def completes_course(newly: list[str], progress: Progress, katas: list[Kata]) -> bool:
+    """This run passed a kata for the first time, and now every kata has passed once.
+
+    How `check 31` on the last kata finds out the course is done without re-running all.
+    """
+    return bool(newly) and all(k.id in progress.first_pass for k in katas)
+
+
 def next_up(report: Report, progress: Progress) -> KataResult | None:
     """The kata chosen with `goto` while it is not passed, else the first not passed."""
     chosen = next((k for k in report.katas if k.id == progress.current), None)
@@ -94,7 +102,7 @@ def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) ->
         print(json.dumps(report.to_json(), indent=2))
         return exit_code(report)
     progress = Progress.load() if options.own_katas else Progress()
-    record_passes(report, progress)
+    newly = record_passes(report, progress)
     by_id = {k.id: k for k in katas}
     references = reference_timelines(chosen) if options.timeline else {}
     for result in report.katas:
@@ -103,6 +111,10 @@ def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) ->
         reference = references.get(result.id, {}) if options.timeline else None
         nxt = later[0] if later else None
         console.print(render_kata.format_kata(result, by_id[result.id], seen, nxt, reference))
+    if options.own_katas and completes_course(newly, progress, katas):
+        from checker import views
+
+        console.print(views.format_course_complete(katas, progress))
     if options.own_katas:
         progress.save()
     if options.edit:
