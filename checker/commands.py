@@ -94,7 +94,7 @@ def status(katas: list[Kata], options: RunOptions) -> int:
 
 
 def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) -> int:
-    from checker import render_kata
+    from checker import render_kata, views
     from checker.console import console
 
     report = run_report(chosen, options)
@@ -112,8 +112,6 @@ def check_in_full(chosen: list[Kata], katas: list[Kata], options: RunOptions) ->
         nxt = later[0] if later else None
         console.print(render_kata.format_kata(result, by_id[result.id], seen, nxt, reference))
     if options.own_katas and completes_course(newly, progress, katas):
-        from checker import views
-
         console.print(views.format_course_complete(katas, progress))
     if options.own_katas:
         progress.save()
