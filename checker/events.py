@@ -11,6 +11,9 @@ from pathlib import Path
 
 ENV_VAR = "ASYNCKATA_EVENTS"
 MEMORY_ENV_VAR = "ASYNCKATA_MEMORY_LIMIT"  # bytes the test process may allocate
+# Set (to "1") by verify for known-wrong files: a kata's first failing test is verdict
+# enough, so its later tests are skipped.
+FIRST_FAILURE_ENV_VAR = "ASYNCKATA_FIRST_FAILURE"
 OUTPUT_LIMIT = 4000  # characters of captured output kept per test
 MESSAGE_LIMIT = 2000
 

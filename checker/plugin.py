@@ -17,7 +17,15 @@ from collections.abc import Generator
 import pytest
 
 from checker import explain, target, threads
-from checker.events import ENV_VAR, MEMORY_ENV_VAR, MESSAGE_LIMIT, OUTPUT_LIMIT, Event, cut
+from checker.events import (
+    ENV_VAR,
+    FIRST_FAILURE_ENV_VAR,
+    MEMORY_ENV_VAR,
+    MESSAGE_LIMIT,
+    OUTPUT_LIMIT,
+    Event,
+    cut,
+)
 
 TIMELINE_LIMIT = 60  # spans kept per test
 
@@ -112,9 +120,11 @@ def only_not_implemented(exc: BaseException) -> bool:
 
 
 class EventWriter:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, first_failure_only: bool = False) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self.timed_out: dict[str, str] = {}  # kata folder -> its first test that timed out
+        self.first_failure_only = first_failure_only
+        self.failed: set[str] = set()  # kata folders with a failed test (first_failure_only)
         self.known_threads = set(threading.enumerate())
         self.known_hidden = threads.hidden_count()
 
@@ -201,6 +211,8 @@ class EventWriter:
             self.timed_out.setdefault(_kata_dir(item.nodeid), item.nodeid)
         elif report.skipped and call.when == "setup":
             event.after = self.timed_out.get(_kata_dir(item.nodeid), "")
+        if report.failed and _defined_in_test_file(item):
+            self.failed.add(_kata_dir(item.nodeid))
         self.write(event)
         return report
 
@@ -209,9 +221,18 @@ class EventWriter:
         """After one test of a kata timed out, skip the rest: one hang costs one timeout."""
         if _kata_dir(item.nodeid) in self.timed_out:
             pytest.skip("an earlier test of this kata timed out")
+        if self.first_failure_only and _kata_dir(item.nodeid) in self.failed:
+            pytest.skip("verify: an earlier test of this kata failed, which is verdict enough")
 
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         self.write(Event("session_finish", exitstatus=int(exitstatus)))
+
+
+def _defined_in_test_file(item: pytest.Item) -> bool:
+    """Not a learner's own test that a testing kata imported (its failures can be catches)."""
+    function = getattr(item, "function", None)
+    module = getattr(item, "module", None)
+    return module is not None and getattr(function, "__module__", None) == module.__name__
 
 
 def _kata_dir(nodeid: str) -> str:
@@ -237,6 +258,6 @@ def pytest_configure(config: pytest.Config) -> None:
         limit_memory(int(limit))
     sys.breakpointhook = _no_debugger
     pdb.set_trace = _no_debugger
-    writer = EventWriter(path)
+    writer = EventWriter(path, os.environ.pop(FIRST_FAILURE_ENV_VAR, "") == "1")
     target.LISTENERS.append(writer.on_import)
     config.pluginmanager.register(writer, "asynckata-events")

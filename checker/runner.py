@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from checker import reaper
-from checker.events import ENV_VAR, MEMORY_ENV_VAR, Event, read_events
+from checker.events import ENV_VAR, FIRST_FAILURE_ENV_VAR, MEMORY_ENV_VAR, Event, read_events
 from checker.grade import THREAD_LEFT, Crash, grade, spec_changed
 from checker.katas import ROOT, Kata
 from checker.pins import Pins
@@ -70,7 +70,18 @@ NEEDLESS_PLUGINS = tuple(
 )
 
 
-def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) -> RunRequest:
+def make_request(
+    katas: list[Kata],
+    target: Path,
+    memory_limit: int,
+    tmp: Path,
+    first_failure_only: bool = False,
+) -> RunRequest:
+    """The arguments and environment of one pytest run of `katas` against `target`.
+
+    `first_failure_only` (verify's known-wrong files): skip a kata's tests after its first
+    failure, since any failure is the verdict.
+    """
     events_path, log_path = tmp / "events.jsonl", tmp / "pytest.log"
     scratch = tmp / "cwd"  # learner code's relative writes land here, not in the project
     scratch.mkdir()
@@ -97,6 +108,7 @@ def make_request(katas: list[Kata], target: Path, memory_limit: int, tmp: Path) 
     env = {
         ENV_VAR: str(events_path),
         MEMORY_ENV_VAR: str(memory_limit),
+        FIRST_FAILURE_ENV_VAR: "1" if first_failure_only else "",
         # Bytecode (and pytest's rewritten test modules) cached outside the project, so
         # nothing is written beside learner files and each run skips recompiling.
         "PYTHONPYCACHEPREFIX": str(pycache_dir()),
@@ -118,10 +130,15 @@ def pycache_dir() -> Path:
     return base / "asynckata" / "pycache"
 
 
-def run_pytest(katas: Iterable[Kata], target: Path, memory_limit: int = MEMORY_LIMIT) -> RunOutcome:
+def run_pytest(
+    katas: Iterable[Kata],
+    target: Path,
+    memory_limit: int = MEMORY_LIMIT,
+    first_failure_only: bool = False,
+) -> RunOutcome:
     """One fresh `python -m pytest` process for `katas`."""
     with tempfile.TemporaryDirectory(prefix="asynckata-") as tmp:
-        request = make_request(list(katas), target, memory_limit, Path(tmp))
+        request = make_request(list(katas), target, memory_limit, Path(tmp), first_failure_only)
         reaper.enable()
         with open(request.log, "wb") as log:
             proc = subprocess.Popen(

@@ -4,23 +4,29 @@ Every solution passes, every stub fails as not started, every mutant (a known-wr
 learner file under tests/mutants/<kata>/) fails, and every kept right answer (a correct
 alternative under tests/alternatives/<kata>/) passes, so no test over-constrains.
 Runs batch the work: one pytest process for all solutions, one for all stubs, and one
-per "k-th mutant (or alternative) of every kata".
+per "k-th mutant (or alternative) of every kata". Each run is a fork of one of two warm
+test processes (warm.py), so hundreds of runs do not each pay pytest's start-up, and a
+mutant's kata stops at its first failing test: that is its verdict.
 """
 
 from __future__ import annotations
 
 import ast
 import json
+import queue
 import shutil
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 from checker.katas import ALTERNATIVES_DIR, KATAS_DIR, MUTANTS_DIR, ROOT, SOLUTIONS_DIR, Kata
 from checker.results import Finding, KataResult, KataStatus
 from checker.runner import check
+from checker.warm_client import WarmServer
 
 MIN_HINTS = 2
 MIN_MUTANTS = 2
@@ -137,35 +143,43 @@ def _batches(katas: list[Kata], files_of: Callable[[Kata], list[Path]]) -> list[
     return batches
 
 
+WORKERS = 2  # runs at a time, each in a fork of its own warm process
+
+
 def run_checks(katas: list[Kata]) -> list[Finding]:
-    """Run solutions, stubs, mutant and alternative batches (two processes at a time)."""
+    """Run solutions, stubs, mutant and alternative batches (two at a time)."""
+    with ExitStack() as stack:
+        servers: queue.Queue[WarmServer] = queue.Queue()
+        for _ in range(WORKERS):
+            servers.put(stack.enter_context(WarmServer()))
 
-    def solutions() -> list[Finding]:
-        files = {k.id: k.learner_file(SOLUTIONS_DIR) for k in katas}
-        return _expect(
-            check(katas, SOLUTIONS_DIR, restore_spec=False), files, str(KataStatus.PASSED)
-        )
+        def run(files: dict[Kata, Path], folder: Path, want: str) -> list[Finding]:
+            server = servers.get()
+            try:
+                launch = partial(server.launch, first_failure_only=want == "not passed")
+                results = check(list(files), folder, launch=launch, restore_spec=False)
+            finally:
+                servers.put(server)
+            return _expect(results, {k.id: f for k, f in files.items()}, want)
 
-    def stubs() -> list[Finding]:
-        files = {k.id: k.learner_file(KATAS_DIR) for k in katas}
-        return _expect(
-            check(katas, KATAS_DIR, restore_spec=False), files, str(KataStatus.NOT_STARTED)
-        )
+        def batch(files: dict[Kata, Path], want: str) -> list[Finding]:
+            with tempfile.TemporaryDirectory(prefix="asynckata-verify-") as tmp:
+                for kata, file in files.items():
+                    (Path(tmp) / kata.id).mkdir()
+                    shutil.copyfile(file, kata.learner_file(Path(tmp)))
+                return run(files, Path(tmp), want)
 
-    def batch(files: dict[Kata, Path], want: str) -> list[Finding]:
-        with tempfile.TemporaryDirectory(prefix="asynckata-verify-") as tmp:
-            for kata, file in files.items():
-                (Path(tmp) / kata.id).mkdir()
-                shutil.copyfile(file, kata.learner_file(Path(tmp)))
-            results = check(list(files), Path(tmp), restore_spec=False)
-        return _expect(results, {k.id: f for k, f in files.items()}, want)
-
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        futures = [pool.submit(solutions), pool.submit(stubs)]
-        futures += [pool.submit(batch, b, "not passed") for b in _batches(katas, mutants_of)]
         passed = str(KataStatus.PASSED)
-        futures += [pool.submit(batch, b, passed) for b in _batches(katas, alternatives_of)]
-        return [f for fut in futures for f in fut.result()]
+        solutions = {k: k.learner_file(SOLUTIONS_DIR) for k in katas}
+        stubs = {k: k.learner_file(KATAS_DIR) for k in katas}
+        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+            futures = [
+                pool.submit(run, solutions, SOLUTIONS_DIR, passed),
+                pool.submit(run, stubs, KATAS_DIR, str(KataStatus.NOT_STARTED)),
+            ]
+            futures += [pool.submit(batch, b, "not passed") for b in _batches(katas, mutants_of)]
+            futures += [pool.submit(batch, b, passed) for b in _batches(katas, alternatives_of)]
+            return [f for fut in futures for f in fut.result()]
 
 
 def run_verify(katas: list[Kata], *, as_json: bool) -> int:

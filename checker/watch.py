@@ -8,92 +8,23 @@ Without a terminal, the same keys are read one per line (handy for scripts and t
 
 from __future__ import annotations
 
-import json
 import os
 import queue
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from checker.commands import EXIT_NOT_PASSED, EXIT_OK, RunOptions, edit, next_up, record_passes
-from checker.katas import ROOT, Kata
+from checker.katas import Kata
 from checker.progress import Progress
 from checker.results import KataResult, KataStatus, Report
-from checker.runner import (
-    MEMORY_LIMIT,
-    RunOutcome,
-    check,
-    make_request,
-    outcome_of,
-    pycache_dir,
-)
+from checker.runner import MEMORY_LIMIT, check
+from checker.warm_client import WarmServer
 
 DEBOUNCE_MS = 50  # at most this long to gather the events of one save
 QUIET_MS = 20  # ... and a save is over once the files were quiet this long
-
-
-class WarmServer:
-    """The warm test process, and `launch` for runner.check that forks it."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "checker.warm"],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env={
-                **os.environ,
-                "PYTHONPATH": str(ROOT),
-                "PYTHONPYCACHEPREFIX": str(pycache_dir()),  # see runner.make_request
-                "PYTHONDONTWRITEBYTECODE": "",
-            },
-            text=True,
-            start_new_session=True,
-        )
-        self._expect("ready")
-
-    def _expect(self, key: str) -> dict[str, object]:
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the warm test process stopped")
-        answer: dict[str, object] = json.loads(line)
-        if key not in answer:
-            raise RuntimeError(f"unexpected answer from the warm test process: {line!r}")
-        return answer
-
-    def launch(self, katas: list[Kata], target: Path, memory_limit: int) -> RunOutcome:
-        assert self.proc.stdin is not None
-        with tempfile.TemporaryDirectory(prefix="asynckata-") as tmp:
-            request = make_request(katas, target, memory_limit, Path(tmp))
-            line = {
-                # Plugins were imported before pytest could rewrite their asserts: expected.
-                "args": [*request.args, "-W", "ignore::pytest.PytestAssertRewriteWarning"],
-                "env": request.env,
-                "cwd": str(request.cwd),
-                "events": str(request.events),
-                "log": str(request.log),
-                "budget": request.budget,
-            }
-            self.proc.stdin.write(json.dumps(line) + "\n")
-            self.proc.stdin.flush()
-            answer = self._expect("returncode")
-            code = answer["returncode"]
-            return outcome_of(
-                request, code if isinstance(code, int) else None, bool(answer["killed"])
-            )
-
-    def close(self) -> None:
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.proc.wait()
 
 
 @dataclass
