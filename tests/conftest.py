@@ -86,6 +86,45 @@ def submission(tmp_path: Path) -> Callable[[str], Path]:
     return lambda learner_fixture: make_submission(tmp_path / "submission", learner_fixture)
 
 
+# A course of two katas: enough for what a view of the whole course does (next up, legend,
+# list, goto, all passed), so those tests do not grow with the course. That every kata's
+# solution passes and every stub reads as not started is verify's job.
+MINI_KATAS = ("01_coroutines", "02_blocking")
+
+
+@dataclass(frozen=True)
+class Course:
+    """A copy of the project with only some katas: the checker run inside finds only them."""
+
+    root: Path
+    katas: tuple[str, ...]
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        return run(*args, cwd=self.root, env={"PYTHONPATH": str(self.root), **(env or {})})
+
+    def checker(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        return self.run("-m", "checker", *args, env=env)
+
+
+def make_course(root: Path, katas: tuple[str, ...] = MINI_KATAS) -> Course:
+    shutil.copytree(
+        ROOT / "checker", root / "checker", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copyfile(ROOT / "pyproject.toml", root / "pyproject.toml")
+    (root / "katas").mkdir()
+    shutil.copyfile(ROOT / "katas" / "conftest.py", root / "katas" / "conftest.py")
+    for kata in katas:
+        for tree in ("katas", "solutions"):
+            shutil.copytree(ROOT / tree / kata, root / tree / kata)
+    return Course(root, katas)
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
+    """The project cut down to katas 01 and 02 (read-only: tests that write make their own)."""
+    return make_course(tmp_path_factory.mktemp("course"))
+
+
 @pytest.fixture(scope="session")
 def suite() -> SimpleNamespace:
     """The helpers above, for module-scoped fixtures that cannot take function fixtures."""

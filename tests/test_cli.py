@@ -4,23 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from checker.katas import discover
 
-
-def test_untouched_katas_show_next_up_and_exit_1(checker) -> None:
-    done = checker()
+def test_untouched_katas_show_next_up_and_exit_1(course) -> None:
+    done = course.checker()
     assert done.returncode == 1
-    assert f"0 of {len(discover())} katas passed" in done.stdout
+    assert f"0 of {len(course.katas)} katas passed" in done.stdout
     assert "Next up: 01 Coroutines and the event loop" in done.stdout
     assert "katas/01_coroutines/coroutines.py" in done.stdout
     assert "still a TODO" in done.stdout
     assert "Hint:" in done.stdout
 
 
-def test_solutions_show_all_done_and_exit_0(checker) -> None:
-    done = checker("--target", "solutions")
+def test_solutions_show_all_done_and_exit_0(course) -> None:
+    done = course.checker("--target", "solutions")
     assert done.returncode == 0
-    count = len(discover())
+    count = len(course.katas)
     assert f"{count} of {count} katas passed" in done.stdout
     assert "Every kata passes" in done.stdout
 
@@ -48,8 +46,8 @@ def test_check_shows_every_test_and_the_hints(checker) -> None:
     assert "Hints" in done.stdout
 
 
-def test_json_report_has_the_documented_shape(checker) -> None:
-    report = checker("--json").json()
+def test_json_report_has_the_documented_shape(course) -> None:
+    report = course.checker("--json").json()
     assert set(report) >= {"target", "passed", "total", "katas"}
     assert report["target"] == "katas"
     for kata in report["katas"]:

@@ -45,20 +45,20 @@ def test_a_repeated_message_is_shown_once(checker, submission) -> None:
     assert "more with the same message" in done.stdout or done.stdout.count("✘") <= 9
 
 
-def test_legend_explains_the_symbols(checker) -> None:
-    done = checker()
+def test_legend_explains_the_symbols(course) -> None:
+    done = course.checker()
     assert "✔ passed" in done.stdout and "still a TODO" in done.stdout
 
 
-def test_goto_makes_a_kata_current(python, state) -> None:
-    moved = python("-m", "checker", "goto", "3", env=state)
-    assert moved.returncode == 0 and "03" in moved.stdout
-    status = python("-m", "checker", env=state)
-    assert "Next up: 03" in status.stdout
+def test_goto_makes_a_kata_current(course, state) -> None:
+    moved = course.checker("goto", "2", env=state)
+    assert moved.returncode == 0 and "02" in moved.stdout
+    status = course.checker(env=state)
+    assert "Next up: 02" in status.stdout
 
 
-def test_list_shows_every_kata_with_hints_used(python, state) -> None:
-    done = python("-m", "checker", "list", env=state)
+def test_list_shows_every_kata_with_hints_used(course, state) -> None:
+    done = course.checker("list", env=state)
     assert done.returncode == 1
     assert "Hints" in done.stdout and "01" in done.stdout and "goto" in done.stdout
 

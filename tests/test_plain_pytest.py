@@ -21,9 +21,9 @@ def test_bare_pytest_runs_the_katas_not_the_suite(python) -> None:
     assert not any(line.startswith("tests/") for line in done.stdout.splitlines())
 
 
-@WHOLE_COURSE
 def test_plain_pytest_fails_on_the_stubs(python) -> None:
-    done = python("-m", "pytest", "katas", "-q")
+    # (Every stub reads as not started under the checker: verify proves that for each.)
+    done = python("-m", "pytest", "katas/01_coroutines", "katas/30_capstone_service", "-q")
     assert done.returncode == 1, done.stdout[-3000:]
     assert "NotImplementedError" in done.stdout
 
