@@ -10,6 +10,7 @@ import sys
 
 from checker.commands import EXIT_USAGE
 from checker.katas import KataError, discover, resolve, resolve_target
+from checker.shard import Shard
 
 DESCRIPTION = """\
 Check your asynckata progress. With no command, runs every kata and shows its state,
@@ -48,6 +49,15 @@ def _add_common(parser: argparse.ArgumentParser, default: object) -> None:
         help="memory the tests may allocate, like 4G or 512M (default 4G); code that goes "
         "over fails its kata with a plain message",
     )
+
+
+def shard(text: str) -> Shard:
+    """`2/3`: the second of three shares."""
+    try:
+        part, _, parts = text.partition("/")
+        return Shard(int(part), int(parts))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}") from exc
 
 
 def memory_size(text: str) -> int:
@@ -112,9 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     verify = command(
         "verify",
         "authoring check: solutions and right answers pass, stubs not started, mutants fail",
-        "[KATA ...]",
+        "[KATA ...] [--shard K/N]",
     )
     verify.add_argument("katas", nargs="*", metavar="KATA", help="only these (default: all)")
+    verify.add_argument(
+        "--shard",
+        metavar="K/N",
+        type=shard,
+        default=None,
+        help="run only every N-th mutant of each kata, starting at its K-th (solutions, stubs "
+        "and right answers always run): N machines or Pythons share the mutants",
+    )
     for p in (check, verify, watch):
         _add_common(p, argparse.SUPPRESS)
     return parser
@@ -131,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             from checker.verify import run_verify
 
             chosen = [resolve(arg, katas) for arg in args.katas] or katas
-            return run_verify(chosen, as_json=args.json)
+            return run_verify(chosen, as_json=args.json, shard=args.shard)
         if args.command == "hint":
             return commands.hint(resolve(args.kata, katas), args.number)
         if args.command == "goto":

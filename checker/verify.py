@@ -26,6 +26,7 @@ from pathlib import Path
 from checker.katas import ALTERNATIVES_DIR, KATAS_DIR, MUTANTS_DIR, ROOT, SOLUTIONS_DIR, Kata
 from checker.results import Finding, KataResult, KataStatus
 from checker.runner import check
+from checker.shard import Shard
 from checker.warm_client import WarmServer
 
 MIN_HINTS = 2
@@ -146,8 +147,12 @@ def _batches(katas: list[Kata], files_of: Callable[[Kata], list[Path]]) -> list[
 WORKERS = 2  # runs at a time, each in a fork of its own warm process
 
 
-def run_checks(katas: list[Kata]) -> list[Finding]:
-    """Run solutions, stubs, mutant and alternative batches (two at a time)."""
+def run_checks(katas: list[Kata], shard: Shard | None = None) -> list[Finding]:
+    """Run solutions, stubs, mutant and alternative batches (two at a time).
+
+    With a `shard`, only that share of each kata's mutants runs.
+    """
+    mutants = mutants_of if shard is None else lambda kata: shard.of(mutants_of(kata))
     with ExitStack() as stack:
         servers: queue.Queue[WarmServer] = queue.Queue()
         for _ in range(WORKERS):
@@ -177,19 +182,26 @@ def run_checks(katas: list[Kata]) -> list[Finding]:
                 pool.submit(run, solutions, SOLUTIONS_DIR, passed),
                 pool.submit(run, stubs, KATAS_DIR, str(KataStatus.NOT_STARTED)),
             ]
-            futures += [pool.submit(batch, b, "not passed") for b in _batches(katas, mutants_of)]
+            futures += [pool.submit(batch, b, "not passed") for b in _batches(katas, mutants)]
             futures += [pool.submit(batch, b, passed) for b in _batches(katas, alternatives_of)]
             return [f for fut in futures for f in fut.result()]
 
 
-def run_verify(katas: list[Kata], *, as_json: bool) -> int:
-    findings = static_findings(katas) + run_checks(katas)
+def run_verify(katas: list[Kata], *, as_json: bool, shard: Shard | None = None) -> int:
+    findings = static_findings(katas) + run_checks(katas, shard)
     failed = [f for f in findings if not f.ok]
     if as_json:
-        print(json.dumps({"ok": not failed, "findings": [asdict(f) for f in findings]}, indent=2))
+        report = {
+            "ok": not failed,
+            "shard": str(shard) if shard else None,
+            "findings": [asdict(f) for f in findings],
+        }
+        print(json.dumps(report, indent=2))
     else:
         from checker.console import console
         from checker.render import format_verify
 
         console.print(format_verify(findings))
+        if shard:
+            console.print(f"Mutants: share {shard} of each kata's (--shard), not all of them.")
     return 0 if not failed else 1

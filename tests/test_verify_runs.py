@@ -9,6 +9,7 @@ from checker import results as r
 from checker.katas import SOLUTIONS_DIR, load_kata
 from checker.results import KataStatus
 from checker.runner import check
+from checker.shard import Shard
 from checker.warm_client import WarmServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,3 +47,16 @@ def test_a_learner_test_that_catches_a_bug_does_not_stop_a_testing_kata() -> Non
             restore_spec=False,
         )
     assert result.status is KataStatus.PASSED, result.first_problem()
+
+
+def test_shards_share_the_mutants_without_overlap() -> None:
+    items = list(range(7))
+    first, second = Shard(1, 2).of(items), Shard(2, 2).of(items)
+    assert sorted(first + second) == items and not set(first) & set(second)
+    assert Shard(1, 1).of(items) == items
+
+
+def test_a_bad_shard_is_a_usage_error(checker) -> None:
+    done = checker("verify", "--shard", "3/2")
+    assert done.returncode == 2
+    assert "K/N" in done.stderr
